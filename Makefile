@@ -1,0 +1,39 @@
+# curlsock's two commands are `make demo` and `make test`; both install what
+# a fresh Debian 12 lacks first.
+SHELL := /bin/bash
+GO ?= go
+# go-curl uses libcurl APIs that curl.h marks deprecated: keep its warnings
+# out of every build, and keep cgo's default optimisation and debug info.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
+CURL8_PREFIX ?= $(CURDIR)/.curl8
+TESTFLAGS ?= -race -count=1
+
+.PHONY: all deps test test-curl8 vet demo
+
+all: test
+
+# libcurl's headers and pkg-config, from Debian, only when missing.
+deps:
+	@if ! { command -v pkg-config >/dev/null && pkg-config --exists libcurl \
+		&& echo '#include <curl/curl.h>' | $${CC:-gcc} $$(pkg-config --cflags libcurl) -E -x c - >/dev/null 2>&1; }; then \
+		echo "installing libcurl4-openssl-dev and pkg-config" >&2; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libcurl4-openssl-dev pkg-config >/dev/null; \
+	fi
+
+vet: deps
+	$(GO) vet ./...
+
+# The suite against the system's libcurl (Debian 12: 7.88.1).
+test: vet
+	$(GO) test $(TESTFLAGS) ./...
+
+# The same suite against libcurl 8.x from bookworm-backports, unpacked into a
+# private prefix; the system's libcurl and apt state are not touched.
+test-curl8: deps
+	E=$$(scripts/curl8.sh $(CURL8_PREFIX)) && eval "$$E" && \
+		$(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...
+
+demo: deps
+	$(GO) test -count=1 -run '^Example' -v .
