@@ -1,0 +1,66 @@
+#include <unistd.h>
+#include "callbacks.h"
+#include "_cgo_export.h"
+
+// libcurl runs every socket callback on the thread that called into it
+// (curl_easy_perform, curl_multi_perform, curl_*_cleanup, ...). The curlsock
+// call that made that call records itself here, so that a callback knows
+// where to report a panic, and so that after a panic the rest of that call's
+// callbacks fail without entering Go at all.
+static __thread uintptr_t curlsock_cur_frame;
+static __thread int curlsock_cur_poisoned;
+
+curlsock_frame_state curlsock_frame_enter(uintptr_t frame) {
+	curlsock_frame_state saved = {curlsock_cur_frame, curlsock_cur_poisoned};
+	curlsock_cur_frame = frame;
+	curlsock_cur_poisoned = 0;
+	return saved;
+}
+
+void curlsock_frame_leave(curlsock_frame_state saved) {
+	curlsock_cur_frame = saved.frame;
+	curlsock_cur_poisoned = saved.poisoned;
+}
+
+// Only meaningful inside a frame: outside one nothing would ever clear it.
+void curlsock_frame_poison(void) {
+	if (curlsock_cur_frame != 0)
+		curlsock_cur_poisoned = 1;
+}
+
+curl_socket_t curlsock_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
+	if (curlsock_cur_poisoned)
+		return CURL_SOCKET_BAD;
+	return curlsockGoOpen((uintptr_t)clientp, (int)purpose, address, curlsock_cur_frame);
+}
+
+int curlsock_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+	if (curlsock_cur_poisoned)
+		return CURL_SOCKOPT_ERROR;
+	return curlsockGoSockopt((uintptr_t)clientp, fd, (int)purpose, curlsock_cur_frame);
+}
+
+int curlsock_closesocket(void *clientp, curl_socket_t fd) {
+	// libcurl ignores the result and forgets fd either way, so the fd must be
+	// closed here even when no Go code may run. The Go side's fd table notices
+	// the close on its next sweep.
+	if (curlsock_cur_poisoned)
+		return close(fd);
+	return curlsockGoClose((uintptr_t)clientp, fd, curlsock_cur_frame);
+}
+
+CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id) {
+	return curl_easy_setopt(h, opt, (void *)id);
+}
+
+CURLcode curlsock_set_opensocket(CURL *h, int on) {
+	return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on ? curlsock_opensocket : NULL);
+}
+
+CURLcode curlsock_set_sockopt(CURL *h, int on) {
+	return curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on ? curlsock_sockopt : NULL);
+}
+
+CURLcode curlsock_set_closesocket(CURL *h, int on) {
+	return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on ? curlsock_closesocket : NULL);
+}

@@ -1,0 +1,276 @@
+package curl
+
+/*
+#include "callbacks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"runtime/debug"
+
+	"golang.org/x/sys/unix"
+)
+
+// The //export trampolines, one per callback kind. libcurl calls the C
+// functions in callbacks.c, which call these with the registration id libcurl
+// holds as clientp and the frame of the curlsock call driving libcurl on this
+// thread (0 when libcurl was driven behind curlsock's back, e.g. through
+// go-curl's own multi).
+
+var errNotSocket = fmt.Errorf("%w: not a socket", ErrInvalidFD)
+
+//export curlsockGoOpen
+func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr, frame C.uintptr_t) C.curl_socket_t {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return C.CURL_SOCKET_BAD
+	}
+	return C.curl_socket_t(h.openSocket(SockType(purpose), addr, uintptr(frame)))
+}
+
+//export curlsockGoSockopt
+func curlsockGoSockopt(id C.uintptr_t, fd C.curl_socket_t, purpose C.int, frame C.uintptr_t) C.int {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return C.CURL_SOCKOPT_ERROR
+	}
+	return C.int(h.sockoptSocket(int(fd), SockType(purpose), uintptr(frame)))
+}
+
+//export curlsockGoClose
+func curlsockGoClose(id C.uintptr_t, fd C.curl_socket_t, frame C.uintptr_t) C.int {
+	closeSocket(uintptr(id), int(fd), uintptr(frame))
+	return 0
+}
+
+func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
+	h.mu.Lock()
+	fn, data, closer, poisoned := h.open, h.openData, h.closer, h.panicked
+	h.mu.Unlock()
+	if poisoned {
+		return SOCKET_BAD
+	}
+	var sa Sockaddr
+	decodeSockaddr(&sa, p)
+	fd, err, panicked := callOpen(fn, data, purpose, &sa, frame, h)
+	if panicked {
+		return SOCKET_BAD
+	}
+	fail := func(err error, fd int) int {
+		if fd >= 0 && fd <= math.MaxInt32 {
+			// The socket was being handed over: refusing it must not leak it.
+			unix.Close(fd)
+		}
+		h.addErr(&CallbackError{Callback: "opensocket", Purpose: purpose, FD: -1, Addr: sa.String(), Err: err})
+		return SOCKET_BAD
+	}
+	switch {
+	case err != nil:
+		return fail(err, fd)
+	case fd == SOCKET_BAD:
+		return fail(ErrRefused, -1)
+	case fd < 0 || fd > math.MaxInt32:
+		return fail(fmt.Errorf("%w: opensocket returned %d", ErrInvalidFD, fd), -1)
+	}
+	if sa.changed() {
+		if err := sa.writeBack(p); err != nil {
+			return fail(err, fd)
+		}
+	}
+	if closer != nil {
+		if err := chargeFD(fd, closer); err != nil {
+			// Not a socket of ours to close: report it and leave it alone.
+			return fail(fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+		}
+	}
+	h.mu.Lock()
+	h.lastFD, h.lastDest = fd, sa
+	h.mu.Unlock()
+	return fd
+}
+
+func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr, frame uintptr, h *handleReg) (fd int, err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			fd, err, panicked = SOCKET_BAD, nil, true
+		}
+	}()
+	if fn == nil {
+		// Installed only so that the sockets a close-socket callback will
+		// see are accounted for: open what libcurl would have opened.
+		fd, err = OpenSocket(sa)
+		return fd, err, false
+	}
+	fd, err = fn(data, purpose, sa)
+	return fd, err, false
+}
+
+func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
+	h.mu.Lock()
+	fn, data, poisoned := h.sockopt, h.sockoptData, h.panicked
+	h.mu.Unlock()
+	if poisoned {
+		return SOCKOPT_ERROR
+	}
+	if fn == nil {
+		return SOCKOPT_OK
+	}
+	code, err, panicked := callSockopt(fn, data, fd, purpose, frame, h)
+	if panicked {
+		return SOCKOPT_ERROR
+	}
+	switch {
+	case err != nil:
+	case code == SOCKOPT_OK:
+		return SOCKOPT_OK
+	case code == SOCKOPT_ERROR:
+		err = ErrSockoptFailed
+	case code == SOCKOPT_ALREADY_CONNECTED && purpose == SOCKTYPE_ACCEPT:
+		err = fmt.Errorf("%w: SOCKOPT_ALREADY_CONNECTED for an accepted socket", ErrInvalidSockopt)
+	case code == SOCKOPT_ALREADY_CONNECTED && alreadyConnectedBroken:
+		err = fmt.Errorf("%w (libcurl %s)", ErrAlreadyConnectedUnsupported, versionString())
+	case code == SOCKOPT_ALREADY_CONNECTED:
+		return SOCKOPT_ALREADY_CONNECTED
+	default:
+		err = fmt.Errorf("%w: %d", ErrInvalidSockopt, code)
+	}
+	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: h.addrOf(fd), Err: err})
+	return SOCKOPT_ERROR
+}
+
+func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType, frame uintptr, h *handleReg) (code int, err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			code, err, panicked = SOCKOPT_ERROR, nil, true
+		}
+	}()
+	code, err = fn(data, fd, purpose)
+	return code, err, false
+}
+
+// addrOf names the destination of fd for an error message: the address it
+// was opened for, or its peer (an accepted socket).
+func (h *handleReg) addrOf(fd int) string {
+	h.mu.Lock()
+	last, dest := h.lastFD, h.lastDest
+	h.mu.Unlock()
+	if last == fd {
+		return dest.String()
+	}
+	if sa, err := unix.Getpeername(fd); err == nil {
+		if s := sockaddrString(sa); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return fmt.Sprintf("%d.%d.%d.%d:%d", a.Addr[0], a.Addr[1], a.Addr[2], a.Addr[3], a.Port)
+	case *unix.SockaddrInet6:
+		ip := netip.AddrFrom16(a.Addr)
+		if a.ZoneId != 0 {
+			ip = ip.WithZone(zoneName(a.ZoneId))
+		}
+		return netip.AddrPortFrom(ip, uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		return "unix:" + a.Name
+	}
+	return ""
+}
+
+func closeSocket(id uintptr, fd int, frame uintptr) {
+	entry, tracked := takeFD(fd)
+	c := lookupCloser(id)
+	if c == nil {
+		// Not ours to attribute (a registration already freed, or a stale
+		// id): libcurl still forgets fd, so close it rather than leak it.
+		unix.Close(fd)
+		if tracked {
+			releaseFD(entry)
+		}
+		return
+	}
+	owner := lookupHandle(c.owner)
+	if owner != nil && frame == 0 {
+		owner.mu.Lock()
+		poisoned := owner.panicked
+		owner.mu.Unlock()
+		if poisoned {
+			unix.Close(fd)
+			if tracked {
+				releaseFD(entry)
+			}
+			return
+		}
+	}
+	if !tracked {
+		// Remember what fd is now, to recognise it after a panic.
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil {
+			entry = fdEntry{dev: st.Dev, ino: st.Ino}
+		}
+	}
+	err, panicked := callClose(c, fd, frame, owner)
+	if panicked && entry.ino != 0 && entry.isSame(fd) {
+		// The callback died before closing: close it for libcurl. If fd is
+		// no longer the same socket it was closed already, and the number may
+		// belong to someone else now.
+		unix.Close(fd)
+	}
+	if tracked {
+		releaseFD(entry)
+	}
+	if err != nil && frame != 0 {
+		if f := lookupHandle(frame); f != nil {
+			f.addErr(&CallbackError{Callback: "closesocket", Purpose: SOCKTYPE_IPCXN, FD: fd, Err: err})
+		}
+	}
+}
+
+func callClose(c *closeReg, fd int, frame uintptr, owner *handleReg) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, owner, r)
+			err, panicked = nil, true
+		}
+	}()
+	return c.fn(c.data, fd), false
+}
+
+// recordPanic stores a recovered panic where the curlsock call that drove
+// libcurl will raise it again: the frame's handle, or, when libcurl was
+// driven behind curlsock's back, the handle that set the callback (its next
+// curlsock call raises it).
+func recordPanic(frame uintptr, owner *handleReg, v any) {
+	target := owner
+	if frame != 0 {
+		C.curlsock_frame_poison()
+		if f := lookupHandle(frame); f != nil {
+			target = f
+		}
+	}
+	if target == nil {
+		fmt.Fprintf(os.Stderr, "curlsock: panic in a socket callback of a handle that no longer exists: %v\n%s", v, debug.Stack())
+		return
+	}
+	target.mu.Lock()
+	if !target.panicked {
+		target.panicked, target.panicVal = true, v
+	}
+	target.mu.Unlock()
+}
+
+func (h *handleReg) addErr(e *CallbackError) {
+	h.mu.Lock()
+	h.errs = append(h.errs, e)
+	h.mu.Unlock()
+}

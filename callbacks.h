@@ -1,0 +1,32 @@
+// C side of curlsock's socket callbacks. Every symbol carries the curlsock_
+// prefix: go-curl, linked into the same binary, already defines non-static
+// write_function, header_function and goCall* symbols.
+#ifndef CURLSOCK_CALLBACKS_H
+#define CURLSOCK_CALLBACKS_H
+
+#include <stdint.h>
+#include <curl/curl.h>
+
+// The trampolines handed to libcurl. clientp is never a pointer: it is a
+// registration id (a plain integer) that the Go side resolves in its tables.
+curl_socket_t curlsock_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+int curlsock_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose);
+int curlsock_closesocket(void *clientp, curl_socket_t fd);
+
+// Frames: the curlsock call that is driving libcurl on this OS thread.
+typedef struct {
+	uintptr_t frame;
+	int poisoned;
+} curlsock_frame_state;
+
+curlsock_frame_state curlsock_frame_enter(uintptr_t frame);
+void curlsock_frame_leave(curlsock_frame_state saved);
+void curlsock_frame_poison(void);
+
+// Option setters with the exact C types libcurl's variadic setopt expects.
+CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id);
+CURLcode curlsock_set_opensocket(CURL *h, int on);
+CURLcode curlsock_set_sockopt(CURL *h, int on);
+CURLcode curlsock_set_closesocket(CURL *h, int on);
+
+#endif

@@ -1,0 +1,315 @@
+package curl
+
+/*
+#include "callbacks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	gocurl "github.com/andelf/go-curl"
+)
+
+// CURL is an easy handle: go-curl's, with every go-curl method promoted, plus
+// the socket callbacks. Use EasyInit, or Wrap for a handle made by go-curl.
+type CURL struct {
+	*gocurl.CURL
+	reg *handleReg
+}
+
+// EasyInit creates an easy handle (curl_easy_init). It returns nil if libcurl
+// cannot.
+func EasyInit() *CURL {
+	return Wrap(gocurl.EasyInit())
+}
+
+// Wrap adopts a handle created with go-curl. Wrapping the same handle twice
+// gives two *CURL sharing one set of callbacks. Once adopted, clean the
+// handle up with the wrapper's Cleanup: go-curl's own would skip releasing
+// curlsock's registrations.
+func Wrap(h *gocurl.CURL) *CURL {
+	if h == nil || h.GetHandle() == nil {
+		return nil
+	}
+	return &CURL{CURL: h, reg: handleFor(uintptr(h.GetHandle()))}
+}
+
+func (e *CURL) handle() unsafe.Pointer { return e.CURL.GetHandle() }
+
+// Setopt sets an option (curl_easy_setopt). The socket callback options are
+// handled here; every other option goes to go-curl unchanged.
+//
+//	OPT_OPENSOCKETFUNCTION   OpenSocketFunc, or func(any, SockType, *Sockaddr) (int, error)
+//	OPT_SOCKOPTFUNCTION      SockoptFunc, or func(any, int, SockType) (int, error)
+//	OPT_CLOSESOCKETFUNCTION  CloseSocketFunc, or func(any, int) error
+//	OPT_*SOCKETDATA, OPT_SOCKOPTDATA  any value, passed to the callback as clientp
+//
+// nil removes a callback. A value of the wrong type is an error wrapping
+// ErrOptionType, as is any value go-curl cannot convert.
+func (e *CURL) Setopt(opt int, param any) (err error) {
+	h := e.reg
+	switch opt {
+	case OPT_OPENSOCKETFUNCTION:
+		fn, err := asOpenSocketFunc(param)
+		if err != nil {
+			return err
+		}
+		h.mu.Lock()
+		h.open = fn
+		h.mu.Unlock()
+	case OPT_OPENSOCKETDATA:
+		h.mu.Lock()
+		h.openData = param
+		h.mu.Unlock()
+		return nil
+	case OPT_SOCKOPTFUNCTION:
+		fn, err := asSockoptFunc(param)
+		if err != nil {
+			return err
+		}
+		h.mu.Lock()
+		h.sockopt = fn
+		h.mu.Unlock()
+	case OPT_SOCKOPTDATA:
+		h.mu.Lock()
+		h.sockoptData = param
+		h.mu.Unlock()
+		return nil
+	case OPT_CLOSESOCKETFUNCTION:
+		fn, err := asCloseSocketFunc(param)
+		if err != nil {
+			return err
+		}
+		return e.setCloser(func() { h.closeFn = fn })
+	case OPT_CLOSESOCKETDATA:
+		return e.setCloser(func() { h.closeData = param })
+	default:
+		defer func() {
+			// go-curl panics on values it cannot convert.
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: Setopt(%d, %T): %v", ErrOptionType, opt, param, r)
+			}
+		}()
+		return e.CURL.Setopt(opt, param)
+	}
+	return e.install()
+}
+
+// setCloser applies change to the close-socket settings. libcurl copies the
+// function and its data into each connection it creates, so a change never
+// mutates the registration those connections hold: it makes a new one.
+func (e *CURL) setCloser(change func()) error {
+	h := e.reg
+	h.mu.Lock()
+	change()
+	old := h.closer
+	h.closer = nil
+	if h.closeFn != nil {
+		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
+	}
+	h.mu.Unlock()
+	err := e.install()
+	unsetCloser(old)
+	return err
+}
+
+// install hands libcurl the trampolines the current settings need. The
+// open-socket trampoline is installed whenever any callback is: the sockets a
+// close-socket callback will be asked to close must be accounted for, and a
+// sockopt error names the address the socket was opened for.
+func (e *CURL) install() error {
+	h := e.reg
+	h.mu.Lock()
+	open := h.open != nil || h.sockopt != nil || h.closeFn != nil
+	sockopt := h.sockopt != nil
+	var closeID uintptr
+	if h.closer != nil {
+		closeID = h.closer.id
+	}
+	h.mu.Unlock()
+	p := e.handle()
+	var ids [3]uintptr
+	if open {
+		ids[0] = h.id
+	}
+	if sockopt {
+		ids[1] = h.id
+	}
+	ids[2] = closeID
+	for _, rc := range []C.CURLcode{
+		C.curlsock_setopt_id(p, C.CURLOPT_OPENSOCKETDATA, C.uintptr_t(ids[0])),
+		C.curlsock_set_opensocket(p, cbool(open)),
+		C.curlsock_setopt_id(p, C.CURLOPT_SOCKOPTDATA, C.uintptr_t(ids[1])),
+		C.curlsock_set_sockopt(p, cbool(sockopt)),
+		C.curlsock_setopt_id(p, C.CURLOPT_CLOSESOCKETDATA, C.uintptr_t(ids[2])),
+		C.curlsock_set_closesocket(p, cbool(closeID != 0)),
+	} {
+		if rc != C.CURLE_OK {
+			return CurlError(rc)
+		}
+	}
+	return nil
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Perform performs the transfer (curl_easy_perform). Without callback errors
+// it returns exactly what go-curl returns; when the transfer fails and socket
+// callbacks returned errors during it, an *Error. A panic in a callback is
+// raised again here.
+func (e *CURL) Perform() error {
+	h := e.reg
+	h.mu.Lock()
+	h.errs = nil
+	h.mu.Unlock()
+	var err error
+	h.drive(func() { err = e.CURL.Perform() })
+	h.mu.Lock()
+	errs := h.errs
+	h.errs = nil
+	h.mu.Unlock()
+	h.raise()
+	if err == nil || len(errs) == 0 {
+		return err
+	}
+	code, _ := err.(CurlError)
+	return &Error{Code: code, Callbacks: errs}
+}
+
+// Cleanup ends the session (curl_easy_cleanup). Close-socket callbacks that
+// libcurl may still call later, from a connection cache that outlives the
+// handle, stay valid. Calling it twice is harmless.
+func (e *CURL) Cleanup() {
+	h := e.reg
+	h.mu.Lock()
+	done := h.cleaned
+	h.cleaned = true
+	h.mu.Unlock()
+	if done {
+		return
+	}
+	h.drive(func() { e.CURL.Cleanup() })
+	old := h.detach()
+	unsetCloser(old)
+	forgetHandle(h)
+	h.raise()
+}
+
+// Reset resets every option (curl_easy_reset), the socket callbacks included.
+// Connections the handle keeps cached still close through the close-socket
+// callback they were made with.
+func (e *CURL) Reset() {
+	e.CURL.Reset()
+	unsetCloser(e.reg.detach())
+}
+
+// Duphandle clones the handle (curl_easy_duphandle). The copy gets its own
+// registrations, with the same callbacks and data: it does not depend on the
+// original, which may be cleaned up first.
+func (e *CURL) Duphandle() *CURL {
+	d := Wrap(e.CURL.Duphandle())
+	if d == nil {
+		return nil
+	}
+	// libcurl copied the original's ids verbatim (dupset in easy.c); nothing
+	// can call them on the copy before install replaces them.
+	src, dst := e.reg, d.reg
+	src.mu.Lock()
+	open, openData := src.open, src.openData
+	sockopt, sockoptData := src.sockopt, src.sockoptData
+	closeFn, closeData := src.closeFn, src.closeData
+	src.mu.Unlock()
+	dst.mu.Lock()
+	dst.open, dst.openData = open, openData
+	dst.sockopt, dst.sockoptData = sockopt, sockoptData
+	dst.mu.Unlock()
+	if err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData }); err != nil {
+		// Setting callbacks on a fresh handle fails only if libcurl is out of
+		// memory; a copy whose ids still point at the original must not run.
+		d.Cleanup()
+		return nil
+	}
+	return d
+}
+
+// detach forgets every callback setting and returns the close-socket
+// registration the handle held, for the caller to release.
+func (h *handleReg) detach() *closeReg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.closer
+	h.open, h.openData = nil, nil
+	h.sockopt, h.sockoptData = nil, nil
+	h.closeFn, h.closeData, h.closer = nil, nil, nil
+	h.lastFD, h.lastDest = -1, Sockaddr{}
+	return old
+}
+
+// drive runs f, a call into libcurl, as a frame: callbacks that libcurl runs
+// on this thread during f report panics to h.
+func (h *handleReg) drive(f func()) {
+	// The frame lives in a C thread-local: f's cgo call must run on the
+	// thread that recorded it.
+	runtime.LockOSThread()
+	saved := C.curlsock_frame_enter(C.uintptr_t(h.id))
+	defer func() {
+		C.curlsock_frame_leave(saved)
+		runtime.UnlockOSThread()
+	}()
+	f()
+}
+
+// raise raises again a panic recovered in a callback.
+func (h *handleReg) raise() {
+	h.mu.Lock()
+	p, v := h.panicked, h.panicVal
+	h.panicked, h.panicVal = false, nil
+	h.mu.Unlock()
+	if p {
+		panic(v)
+	}
+}
+
+func asOpenSocketFunc(param any) (OpenSocketFunc, error) {
+	switch f := param.(type) {
+	case nil:
+		return nil, nil
+	case OpenSocketFunc:
+		return f, nil
+	case func(any, SockType, *Sockaddr) (int, error):
+		return f, nil
+	}
+	return nil, fmt.Errorf("%w: OPT_OPENSOCKETFUNCTION takes an OpenSocketFunc, not %T", ErrOptionType, param)
+}
+
+func asSockoptFunc(param any) (SockoptFunc, error) {
+	switch f := param.(type) {
+	case nil:
+		return nil, nil
+	case SockoptFunc:
+		return f, nil
+	case func(any, int, SockType) (int, error):
+		return f, nil
+	}
+	return nil, fmt.Errorf("%w: OPT_SOCKOPTFUNCTION takes a SockoptFunc, not %T", ErrOptionType, param)
+}
+
+func asCloseSocketFunc(param any) (CloseSocketFunc, error) {
+	switch f := param.(type) {
+	case nil:
+		return nil, nil
+	case CloseSocketFunc:
+		return f, nil
+	case func(any, int) error:
+		return f, nil
+	}
+	return nil, fmt.Errorf("%w: OPT_CLOSESOCKETFUNCTION takes a CloseSocketFunc, not %T", ErrOptionType, param)
+}

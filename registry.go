@@ -1,0 +1,229 @@
+package curl
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Why a hand-made table and not runtime/cgo.Handle: libcurl keeps calling a
+// close-socket registration after every handle that set it is gone, and may
+// still hold an id after curlsock freed it (a handle duplicated with go-curl's
+// own Duphandle, then its original cleaned up). cgo.Handle.Value panics on a
+// deleted handle; a lookup here just misses, and the caller fails closed.
+// Ids come from one counter and are never reused, so a stale id can never
+// reach another registration.
+
+// handleReg is the per-easy-handle registration: libcurl gets its id as
+// OPENSOCKETDATA and SOCKOPTDATA (both callbacks take their clientp from the
+// transfer that is connecting), and it is the frame of the curlsock calls
+// that drive the handle.
+type handleReg struct {
+	id  uintptr
+	ptr uintptr // the CURL * it belongs to
+
+	mu          sync.Mutex
+	open        OpenSocketFunc
+	openData    any
+	sockopt     SockoptFunc
+	sockoptData any
+	closeFn     CloseSocketFunc
+	closeData   any
+	closer      *closeReg // the registration set as CLOSESOCKETDATA, nil without closeFn
+	lastFD      int       // the last socket opened for this handle and its
+	lastDest    Sockaddr  // destination, to name it in sockopt errors
+	errs        []*CallbackError
+	panicked    bool
+	panicVal    any
+	cleaned     bool
+}
+
+// closeReg is a close-socket registration: function and data as they were
+// when set. libcurl copies its id into every connection created while it is
+// set (allocate_conn in url.c), so it must outlive the handle while any of
+// those connections may still close a socket.
+type closeReg struct {
+	id    uintptr
+	fn    CloseSocketFunc
+	data  any
+	owner uintptr // the handle that set it: where panics go when no frame is active
+
+	// Guarded by registry.mu.
+	handleRef bool // still set on its handle
+	sockets   int  // open sockets charged to it
+}
+
+// fdEntry records a socket handed to libcurl while a close-socket callback was
+// set. libcurl 7.88.x closes some sockets with plain close() (Happy Eyeballs
+// losers, attempts abandoned on timeout; fixed in 8.2.0 by PR #11439), and
+// the number is reused at once, so an entry also carries the socket's
+// identity: a sweep drops entries whose fd no longer is that socket.
+type fdEntry struct {
+	closer   *closeReg
+	dev, ino uint64
+}
+
+var registry = struct {
+	sync.Mutex
+	next    uintptr
+	handles map[uintptr]*handleReg
+	byPtr   map[uintptr]*handleReg
+	closers map[uintptr]*closeReg
+	fds     map[int]fdEntry
+	sweepAt int
+}{
+	handles: map[uintptr]*handleReg{},
+	byPtr:   map[uintptr]*handleReg{},
+	closers: map[uintptr]*closeReg{},
+	fds:     map[int]fdEntry{},
+	sweepAt: 64,
+}
+
+// handleFor returns the registration of the easy handle at ptr, creating it
+// on first use.
+func handleFor(ptr uintptr) *handleReg {
+	registry.Lock()
+	defer registry.Unlock()
+	if h := registry.byPtr[ptr]; h != nil {
+		return h
+	}
+	registry.next++
+	h := &handleReg{id: registry.next, ptr: ptr, lastFD: -1}
+	registry.handles[h.id] = h
+	registry.byPtr[ptr] = h
+	return h
+}
+
+func lookupHandle(id uintptr) *handleReg {
+	registry.Lock()
+	h := registry.handles[id]
+	registry.Unlock()
+	return h
+}
+
+func lookupCloser(id uintptr) *closeReg {
+	registry.Lock()
+	c := registry.closers[id]
+	registry.Unlock()
+	return c
+}
+
+func forgetHandle(h *handleReg) {
+	registry.Lock()
+	delete(registry.handles, h.id)
+	if registry.byPtr[h.ptr] == h {
+		delete(registry.byPtr, h.ptr)
+	}
+	registry.Unlock()
+}
+
+func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.next++
+	c := &closeReg{id: registry.next, fn: fn, data: data, owner: owner, handleRef: true}
+	registry.closers[c.id] = c
+	return c
+}
+
+// unsetCloser records that c is no longer set on its handle.
+func unsetCloser(c *closeReg) {
+	if c == nil {
+		return
+	}
+	registry.Lock()
+	c.handleRef = false
+	maybeFreeLocked(c)
+	registry.Unlock()
+}
+
+func maybeFreeLocked(c *closeReg) {
+	if c != nil && !c.handleRef && c.sockets == 0 {
+		delete(registry.closers, c.id)
+	}
+}
+
+// chargeFD records that fd, just handed to libcurl, will be closed through a
+// close-socket callback, and keeps c alive until then. A number already in the
+// table was closed behind our back and reused: that entry is released.
+func chargeFD(fd int, c *closeReg) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return errNotSocket
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if old, ok := registry.fds[fd]; ok {
+		old.closer.sockets--
+		maybeFreeLocked(old.closer)
+	}
+	registry.fds[fd] = fdEntry{closer: c, dev: st.Dev, ino: st.Ino}
+	c.sockets++
+	if len(registry.fds) >= registry.sweepAt {
+		sweepLocked()
+		// Amortized: a sweep costs one fstat per tracked socket.
+		registry.sweepAt = 2*len(registry.fds) + 64
+	}
+	return nil
+}
+
+// takeFD removes fd from the table before it is closed, so that a new socket
+// that gets the same number on another thread is never mistaken for it.
+func takeFD(fd int) (fdEntry, bool) {
+	registry.Lock()
+	e, ok := registry.fds[fd]
+	if ok {
+		delete(registry.fds, fd)
+	}
+	registry.Unlock()
+	return e, ok
+}
+
+// releaseFD drops the charge of a socket taken with takeFD, once closed.
+func releaseFD(e fdEntry) {
+	registry.Lock()
+	e.closer.sockets--
+	maybeFreeLocked(e.closer)
+	registry.Unlock()
+}
+
+// isSame reports whether fd still is the socket e recorded.
+func (e fdEntry) isSame(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Dev == e.dev && st.Ino == e.ino
+}
+
+func sweepLocked() {
+	for fd, e := range registry.fds {
+		if !e.isSame(fd) {
+			delete(registry.fds, fd)
+			e.closer.sockets--
+			maybeFreeLocked(e.closer)
+		}
+	}
+}
+
+// RegistrationStats counts what curlsock keeps alive for libcurl.
+type RegistrationStats struct {
+	Handles        int // easy handles curlsock knows, not yet cleaned up
+	CloseCallbacks int // close-socket registrations libcurl may still call
+	Sockets        int // open sockets libcurl will close through a callback
+}
+
+// Registrations returns the live registrations, after dropping those whose
+// sockets libcurl closed without telling (libcurl < 8.2). Once every handle,
+// multi and share is cleaned up, all three counts are zero; anything else is
+// a leak.
+func Registrations() RegistrationStats {
+	registry.Lock()
+	defer registry.Unlock()
+	sweepLocked()
+	return RegistrationStats{
+		Handles:        len(registry.handles),
+		CloseCallbacks: len(registry.closers),
+		Sockets:        len(registry.fds),
+	}
+}
