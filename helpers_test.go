@@ -1,0 +1,255 @@
+package curl
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// testServer is an HTTP server on loopback (IPv4, IPv6) or a unix socket that
+// records every connection it accepts.
+type testServer struct {
+	*httptest.Server
+	Addr string // host:port, or the socket path
+
+	mu    sync.Mutex
+	conns []string // remote address of each accepted connection
+	hits  int
+}
+
+func newServer(t *testing.T, network string) *testServer {
+	t.Helper()
+	s := &testServer{}
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits++
+		s.mu.Unlock()
+		fmt.Fprintf(w, "hello %s %s", network, r.URL.Path)
+	}))
+	// NewUnstartedServer listened already; only our own listener is wanted.
+	hs.Listener.Close()
+	var err error
+	switch network {
+	case "tcp4":
+		hs.Listener, err = net.Listen("tcp4", "127.0.0.1:0")
+	case "tcp6":
+		hs.Listener, err = net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+	case "unix":
+		path := filepath.Join(shortTempDir(t), "s.sock")
+		hs.Listener, err = net.Listen("unix", path)
+	case "tls":
+		hs.Listener, err = net.Listen("tcp4", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Addr = hs.Listener.Addr().String()
+	hs.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.mu.Lock()
+			s.conns = append(s.conns, c.RemoteAddr().String())
+			s.mu.Unlock()
+		}
+	}
+	if network == "tls" {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
+	s.Server = hs
+	t.Cleanup(hs.Close)
+	return s
+}
+
+// shortTempDir returns a directory whose paths fit in sun_path.
+func shortTempDir(t *testing.T) string {
+	d, err := os.MkdirTemp("", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func (s *testServer) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *testServer) Hits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits
+}
+
+// url returns the server's http URL for path.
+func (s *testServer) url(path string) string {
+	return s.URL + path
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// newEasy returns a handle cleaned up at the end of the test, with a body
+// buffer and a timeout so that no test can hang.
+func newEasy(t *testing.T) (*CURL, *bytes.Buffer) {
+	t.Helper()
+	e := EasyInit()
+	if e == nil {
+		t.Fatal("EasyInit returned nil")
+	}
+	t.Cleanup(e.Cleanup)
+	body := &bytes.Buffer{}
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
+		body.Write(b)
+		return true
+	}))
+	must(t, e.Setopt(OPT_TIMEOUT_MS, 10000))
+	must(t, e.Setopt(OPT_NOSIGNAL, 1))
+	return e, body
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// event is one socket callback as a test saw it.
+type event struct {
+	Kind     string // "open", "sockopt", "close"
+	FD       int
+	Purpose  SockType
+	Family   int
+	Socktype int
+	Protocol int
+	Addr     string
+	Data     any
+}
+
+// recorder installs all three callbacks, each recording what it got and
+// doing what libcurl would have done.
+type recorder struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (r *recorder) add(ev event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Events() []event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]event(nil), r.events...)
+}
+
+func (r *recorder) count(kind string) int {
+	n := 0
+	for _, ev := range r.Events() {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder) open(data any, purpose SockType, addr *Sockaddr) (int, error) {
+	fd, err := OpenSocket(addr)
+	r.add(event{Kind: "open", FD: fd, Purpose: purpose, Family: addr.Family, Socktype: addr.Socktype,
+		Protocol: addr.Protocol, Addr: addr.String(), Data: data})
+	return fd, err
+}
+
+func (r *recorder) sockopt(data any, fd int, purpose SockType) (int, error) {
+	r.add(event{Kind: "sockopt", FD: fd, Purpose: purpose, Data: data})
+	return SOCKOPT_OK, nil
+}
+
+func (r *recorder) close(data any, fd int) error {
+	r.add(event{Kind: "close", FD: fd, Data: data})
+	return unix.Close(fd)
+}
+
+func (r *recorder) install(t *testing.T, e *CURL) {
+	t.Helper()
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, r.open))
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, r.sockopt))
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, r.close))
+}
+
+// openFDs lists this process's open file descriptors.
+func openFDs() map[int]string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	fds := map[int]string{}
+	for _, e := range ents {
+		var fd int
+		fmt.Sscan(e.Name(), &fd)
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		fds[fd] = target
+	}
+	return fds
+}
+
+// fdDiff describes fds open now that were not in before, after giving
+// servers a moment to finish closing.
+func fdDiff(before map[int]string) string {
+	var extra []string
+	for range 100 {
+		extra = extra[:0]
+		for fd, target := range openFDs() {
+			// "" is the directory fd openFDs itself read through.
+			if _, ok := before[fd]; !ok && target != "" && !strings.HasPrefix(target, "/proc/") {
+				extra = append(extra, fmt.Sprintf("%d→%s", fd, target))
+			}
+		}
+		if len(extra) == 0 {
+			return ""
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sort.Strings(extra)
+	return strings.Join(extra, " ")
+}
+
+// noLeaks fails the test if it leaves an fd open or a registration alive.
+func noLeaks(t *testing.T) {
+	t.Helper()
+	before := openFDs()
+	regs := Registrations()
+	t.Cleanup(func() {
+		if d := fdDiff(before); d != "" {
+			t.Errorf("leaked fds: %s", d)
+		}
+		if got := Registrations(); got != regs {
+			t.Errorf("registrations: %+v, want %+v", got, regs)
+		}
+	})
+}
