@@ -27,6 +27,9 @@ var errNotSocket = fmt.Errorf("%w: not a socket", ErrInvalidFD)
 func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr, frame C.uintptr_t) C.curl_socket_t {
 	h := lookupHandle(uintptr(id))
 	if h == nil {
+		var sa Sockaddr
+		decodeSockaddr(&sa, addr)
+		unattributed(uintptr(frame), &CallbackError{Callback: "opensocket", Purpose: SockType(purpose), FD: -1, Addr: sa.String(), Err: ErrUnattributed})
 		return C.CURL_SOCKET_BAD
 	}
 	return C.curl_socket_t(h.openSocket(SockType(purpose), addr, uintptr(frame)))
@@ -36,6 +39,7 @@ func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr,
 func curlsockGoSockopt(id C.uintptr_t, fd C.curl_socket_t, purpose C.int, frame C.uintptr_t) C.int {
 	h := lookupHandle(uintptr(id))
 	if h == nil {
+		unattributed(uintptr(frame), &CallbackError{Callback: "sockopt", Purpose: SockType(purpose), FD: int(fd), Err: ErrUnattributed})
 		return C.CURL_SOCKOPT_ERROR
 	}
 	return C.int(h.sockoptSocket(int(fd), SockType(purpose), uintptr(frame)))
@@ -45,6 +49,14 @@ func curlsockGoSockopt(id C.uintptr_t, fd C.curl_socket_t, purpose C.int, frame 
 func curlsockGoClose(id C.uintptr_t, fd C.curl_socket_t, frame C.uintptr_t) C.int {
 	closeSocket(uintptr(id), int(fd), uintptr(frame))
 	return 0
+}
+
+// unattributed reports a callback whose registration is gone to the curlsock
+// call driving libcurl, if any.
+func unattributed(frame uintptr, e *CallbackError) {
+	if f := lookupHandle(frame); f != nil {
+		f.addErr(e)
+	}
 }
 
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {

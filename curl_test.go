@@ -379,3 +379,31 @@ func TestErrorMessage(t *testing.T) {
 		t.Fatal(diff)
 	}
 }
+
+// A handle duplicated with go-curl's own Duphandle carries the original's
+// registration ids. Once the original is cleaned up they resolve to nothing,
+// and the copy's connection attempts fail closed instead of running freed
+// callbacks.
+func TestUnattributedOpenFailsClosed(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	a := EasyInit()
+	calls := 0
+	must(t, a.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) {
+		calls++
+		return OpenSocket(addr)
+	}))
+	d := Wrap(a.CURL.Duphandle())
+	t.Cleanup(d.Cleanup)
+	a.Cleanup()
+	runtime.GC()
+	must(t, d.Setopt(OPT_URL, srv.url("/")))
+	must(t, d.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { return true }))
+	err := d.Perform()
+	if !errors.Is(err, CurlError(E_COULDNT_CONNECT)) || !errors.Is(err, ErrUnattributed) {
+		t.Fatalf("Perform = %v, want E_COULDNT_CONNECT and ErrUnattributed", err)
+	}
+	if calls != 0 || srv.Conns() != 0 {
+		t.Fatalf("%d callback calls, %d connections: want none", calls, srv.Conns())
+	}
+}
