@@ -316,3 +316,21 @@ func TestOpenSocketNilUnsets(t *testing.T) {
 		t.Fatalf("unset callback ran %d times", calls)
 	}
 }
+
+// Through a proxy, the callback sees the proxy's address, not the target's.
+func TestOpenSocketProxyAddress(t *testing.T) {
+	noLeaks(t)
+	proxy := newServer(t, "tcp4") // answers the proxied request itself
+	var rec recorder
+	e, body := newEasy(t)
+	rec.install(t, e)
+	must(t, e.Setopt(OPT_PROXY, "http://"+proxy.Addr))
+	must(t, e.Setopt(OPT_URL, "http://target.invalid:8123/via-proxy"))
+	must(t, e.Perform())
+	if got := rec.Events()[0].Addr; got != proxy.Addr {
+		t.Fatalf("opensocket saw %s, want the proxy %s", got, proxy.Addr)
+	}
+	if body.String() != "hello tcp4 /via-proxy" {
+		t.Fatalf("body %q", body.String())
+	}
+}

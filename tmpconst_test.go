@@ -22,3 +22,4 @@ const (
 )
 
 const OPT_ABSTRACT_UNIX_SOCKET = 10264
+const OPT_PROXY = gocurl.OPT_PROXY
