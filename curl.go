@@ -142,6 +142,8 @@ var (
 	// ErrRefused: an open-socket callback returned SOCKET_BAD without an
 	// error of its own.
 	ErrRefused = errors.New("curlsock: connection refused by open-socket callback")
+	// ErrHandleClosed: the handle was cleaned up.
+	ErrHandleClosed = errors.New("curlsock: easy handle already cleaned up")
 	// ErrUnattributed: libcurl called a callback with a registration that no
 	// longer exists (e.g. a handle duplicated behind curlsock's back whose
 	// original was cleaned up). The attempt fails closed.

@@ -56,6 +56,17 @@ func TestWrapSharesRegistration(t *testing.T) {
 	}
 	a.Cleanup()
 	b.Cleanup() // second Cleanup of the same handle is a no-op
+	// Use after Cleanup is an error, not a crash.
+	if err := a.Setopt(OPT_URL, "http://127.0.0.1/"); !errors.Is(err, ErrHandleClosed) {
+		t.Errorf("Setopt after Cleanup = %v", err)
+	}
+	if err := a.Perform(); !errors.Is(err, ErrHandleClosed) {
+		t.Errorf("Perform after Cleanup = %v", err)
+	}
+	if a.Duphandle() != nil {
+		t.Error("Duphandle after Cleanup returned a handle")
+	}
+	a.Reset()
 }
 
 func TestGoCurlOptionsPassThrough(t *testing.T) {

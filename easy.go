@@ -51,6 +51,9 @@ func (e *CURL) handle() unsafe.Pointer { return e.CURL.GetHandle() }
 // ErrOptionType, as is any value go-curl cannot convert.
 func (e *CURL) Setopt(opt int, param any) (err error) {
 	h := e.reg
+	if h.isCleaned() {
+		return ErrHandleClosed
+	}
 	switch opt {
 	case OPT_OPENSOCKETFUNCTION:
 		fn, err := asOpenSocketFunc(param)
@@ -167,6 +170,9 @@ func cbool(b bool) C.int {
 // raised again here.
 func (e *CURL) Perform() error {
 	h := e.reg
+	if h.isCleaned() {
+		return ErrHandleClosed
+	}
 	h.mu.Lock()
 	h.errs = nil
 	h.mu.Unlock()
@@ -203,18 +209,25 @@ func (e *CURL) Cleanup() {
 	h.raise()
 }
 
-// Reset resets every option (curl_easy_reset), the socket callbacks included.
+// Reset resets every option (curl_easy_reset), the socket callbacks included;
+// after Cleanup it does nothing.
 // Connections the handle keeps cached still close through the close-socket
 // callback they were made with.
 func (e *CURL) Reset() {
+	if e.reg.isCleaned() {
+		return
+	}
 	e.CURL.Reset()
 	unsetCloser(e.reg.detach())
 }
 
-// Duphandle clones the handle (curl_easy_duphandle). The copy gets its own
+// Duphandle clones the handle (curl_easy_duphandle); nil after Cleanup. The copy gets its own
 // registrations, with the same callbacks and data: it does not depend on the
 // original, which may be cleaned up first.
 func (e *CURL) Duphandle() *CURL {
+	if e.reg.isCleaned() {
+		return nil
+	}
 	d := Wrap(e.CURL.Duphandle())
 	if d == nil {
 		return nil
@@ -238,6 +251,12 @@ func (e *CURL) Duphandle() *CURL {
 		return nil
 	}
 	return d
+}
+
+func (h *handleReg) isCleaned() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cleaned
 }
 
 // detach forgets every callback setting and returns the close-socket
