@@ -281,8 +281,29 @@ func recordPanic(frame uintptr, owner *handleReg, v any) {
 	target.mu.Unlock()
 }
 
+// maxErrs bounds the errors kept for one transfer: a handle driven behind
+// curlsock's back (go-curl's own multi) never has them collected.
+const maxErrs = 64
+
 func (h *handleReg) addErr(e *CallbackError) {
+	if h.kind != kindEasy {
+		return // multi and share frames have no transfer to report to
+	}
 	h.mu.Lock()
-	h.errs = append(h.errs, e)
+	if len(h.errs) < maxErrs {
+		h.errs = append(h.errs, e)
+	}
+	h.mu.Unlock()
+}
+
+func (h *handleReg) resetErrs() {
+	h.mu.Lock()
+	h.errs = nil
+	h.mu.Unlock()
+}
+
+func (h *handleReg) setMulti(m *CURLM) {
+	h.mu.Lock()
+	h.multi = m
 	h.mu.Unlock()
 }

@@ -89,6 +89,8 @@ func (e *CURL) Setopt(opt int, param any) (err error) {
 		return e.setCloser(func() { h.closeFn = fn })
 	case OPT_CLOSESOCKETDATA:
 		return e.setCloser(func() { h.closeData = param })
+	case C.CURLOPT_SHARE:
+		return e.setShare(param)
 	default:
 		defer func() {
 			// go-curl panics on values it cannot convert.
@@ -173,9 +175,7 @@ func (e *CURL) Perform() error {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
-	h.mu.Lock()
-	h.errs = nil
-	h.mu.Unlock()
+	h.resetErrs()
 	var err error
 	h.drive(func() { err = e.CURL.Perform() })
 	h.mu.Lock()
@@ -190,6 +190,15 @@ func (e *CURL) Perform() error {
 	return &Error{Code: code, Callbacks: errs}
 }
 
+// CallbackErrors returns the socket callback errors of the handle's current
+// or last transfer: since Perform started, or since it was added to a multi.
+func (e *CURL) CallbackErrors() []*CallbackError {
+	h := e.reg
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*CallbackError(nil), h.errs...)
+}
+
 // Cleanup ends the session (curl_easy_cleanup). Close-socket callbacks that
 // libcurl may still call later, from a connection cache that outlives the
 // handle, stay valid. Calling it twice is harmless.
@@ -201,6 +210,14 @@ func (e *CURL) Cleanup() {
 	h.mu.Unlock()
 	if done {
 		return
+	}
+	h.mu.Lock()
+	m := h.multi
+	h.multi = nil
+	h.mu.Unlock()
+	// libcurl takes a handle out of its multi before cleaning it up.
+	if m != nil {
+		m.forget(e.CURL.GetHandle())
 	}
 	h.drive(func() { e.CURL.Cleanup() })
 	old := h.detach()

@@ -99,6 +99,6 @@ func ExampleRegistrations() {
 	easy.Cleanup()
 	fmt.Printf("%+v\n", curl.Registrations())
 	// Output:
-	// {Handles:1 CloseCallbacks:1 Sockets:0}
-	// {Handles:0 CloseCallbacks:0 Sockets:0}
+	// {Handles:1 Multis:0 Shares:0 CloseCallbacks:1 Sockets:0}
+	// {Handles:0 Multis:0 Shares:0 CloseCallbacks:0 Sockets:0}
 }

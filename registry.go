@@ -14,13 +14,15 @@ import (
 // Ids come from one counter and are never reused, so a stale id can never
 // reach another registration.
 
-// handleReg is the per-easy-handle registration: libcurl gets its id as
+// handleReg is the registration of an easy handle: libcurl gets its id as
 // OPENSOCKETDATA and SOCKOPTDATA (both callbacks take their clientp from the
 // transfer that is connecting), and it is the frame of the curlsock calls
-// that drive the handle.
+// that drive the handle. Multi and share handles have one too, used only as
+// the frame of their calls.
 type handleReg struct {
-	id  uintptr
-	ptr uintptr // the CURL * it belongs to
+	id   uintptr
+	kind regKind
+	ptr  uintptr // the CURL * it belongs to (easy handles only)
 
 	mu          sync.Mutex
 	open        OpenSocketFunc
@@ -36,7 +38,16 @@ type handleReg struct {
 	panicked    bool
 	panicVal    any
 	cleaned     bool
+	multi       *CURLM // the curlsock multi the handle is in
 }
+
+type regKind int
+
+const (
+	kindEasy regKind = iota
+	kindMulti
+	kindShare
+)
 
 // closeReg is a close-socket registration: function and data as they were
 // when set. libcurl copies its id into every connection created while it is
@@ -88,9 +99,19 @@ func handleFor(ptr uintptr) *handleReg {
 		return h
 	}
 	registry.next++
-	h := &handleReg{id: registry.next, ptr: ptr, lastFD: -1}
+	h := &handleReg{id: registry.next, kind: kindEasy, ptr: ptr, lastFD: -1}
 	registry.handles[h.id] = h
 	registry.byPtr[ptr] = h
+	return h
+}
+
+// newFrameReg registers a multi or share handle's frame.
+func newFrameReg(kind regKind) *handleReg {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.next++
+	h := &handleReg{id: registry.next, kind: kind, lastFD: -1}
+	registry.handles[h.id] = h
 	return h
 }
 
@@ -111,7 +132,7 @@ func lookupCloser(id uintptr) *closeReg {
 func forgetHandle(h *handleReg) {
 	registry.Lock()
 	delete(registry.handles, h.id)
-	if registry.byPtr[h.ptr] == h {
+	if h.kind == kindEasy && registry.byPtr[h.ptr] == h {
 		delete(registry.byPtr, h.ptr)
 	}
 	registry.Unlock()
@@ -209,21 +230,30 @@ func sweepLocked() {
 // RegistrationStats counts what curlsock keeps alive for libcurl.
 type RegistrationStats struct {
 	Handles        int // easy handles curlsock knows, not yet cleaned up
+	Multis         int // multi handles not yet cleaned up
+	Shares         int // share handles not yet cleaned up
 	CloseCallbacks int // close-socket registrations libcurl may still call
 	Sockets        int // open sockets libcurl will close through a callback
 }
 
 // Registrations returns the live registrations, after dropping those whose
-// sockets libcurl closed without telling (libcurl < 8.2). Once every handle,
-// multi and share is cleaned up, all three counts are zero; anything else is
+// sockets libcurl closed without telling (libcurl < 8.2). Once every easy,
+// multi and share handle is cleaned up, every count is zero; anything else is
 // a leak.
 func Registrations() RegistrationStats {
 	registry.Lock()
 	defer registry.Unlock()
 	sweepLocked()
-	return RegistrationStats{
-		Handles:        len(registry.handles),
-		CloseCallbacks: len(registry.closers),
-		Sockets:        len(registry.fds),
+	st := RegistrationStats{CloseCallbacks: len(registry.closers), Sockets: len(registry.fds)}
+	for _, h := range registry.handles {
+		switch h.kind {
+		case kindEasy:
+			st.Handles++
+		case kindMulti:
+			st.Multis++
+		case kindShare:
+			st.Shares++
+		}
 	}
+	return st
 }

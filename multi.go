@@ -1,0 +1,249 @@
+package curl
+
+/*
+#include <curl/curl.h>
+
+static CURLMcode curlsock_multi_setopt_long(CURLM *m, CURLMoption opt, long v) {
+	return curl_multi_setopt(m, opt, v);
+}
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	gocurl "github.com/andelf/go-curl"
+)
+
+// CurlMultiError is go-curl's multi error type (a CURLMcode).
+type CurlMultiError = gocurl.CurlMultiError
+
+// CurlMultiMsg is go-curl's CURLMSG type.
+type CurlMultiMsg = gocurl.CurlMultiMsg
+
+// CURLM is a multi handle whose methods take curlsock's *CURL, so that
+// go-curl's multi code compiles unchanged. Calls that drive libcurl (Perform,
+// RemoveHandle, Cleanup) raise again any panic of a socket callback they ran.
+type CURLM struct {
+	handle unsafe.Pointer
+	reg    *handleReg
+
+	mu     sync.Mutex
+	easies map[unsafe.Pointer]*CURL // added and not yet removed
+}
+
+// CURLMessage is a message from Info_read, as in go-curl, with Easy_handle
+// curlsock's handle.
+type CURLMessage struct {
+	Msg         CurlMultiMsg
+	Easy_handle *CURL
+	Data        [unsafe.Sizeof(uintptr(0))]byte
+}
+
+// MultiInit creates a multi handle (curl_multi_init); nil if libcurl cannot.
+func MultiInit() *CURLM {
+	p := C.curl_multi_init()
+	if p == nil {
+		return nil
+	}
+	return &CURLM{handle: unsafe.Pointer(p), reg: newFrameReg(kindMulti), easies: map[unsafe.Pointer]*CURL{}}
+}
+
+func multiErr(rc C.CURLMcode) error {
+	if rc == C.CURLM_OK {
+		return nil
+	}
+	return CurlMultiError(rc)
+}
+
+func (m *CURLM) closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.handle == nil
+}
+
+// Cleanup closes the multi handle (curl_multi_cleanup). Connections in its
+// cache close through the close-socket callbacks they were made with, even
+// those of easy handles already cleaned up.
+func (m *CURLM) Cleanup() error {
+	m.mu.Lock()
+	p := m.handle
+	m.handle = nil
+	easies := m.easies
+	m.easies = nil
+	m.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	for _, e := range easies {
+		e.reg.setMulti(nil)
+	}
+	var rc C.CURLMcode
+	m.reg.drive(func() { rc = C.curl_multi_cleanup(p) })
+	forgetHandle(m.reg)
+	m.reg.raise()
+	return multiErr(rc)
+}
+
+// Perform runs the transfers that are ready (curl_multi_perform) and returns
+// how many are still running.
+func (m *CURLM) Perform() (int, error) {
+	if m.closed() {
+		return 0, ErrHandleClosed
+	}
+	running := C.int(-1)
+	var rc C.CURLMcode
+	m.reg.drive(func() { rc = C.curl_multi_perform(m.handle, &running) })
+	m.reg.raise()
+	return int(running), multiErr(rc)
+}
+
+// AddHandle adds an easy handle (curl_multi_add_handle). Its callback errors
+// from here on belong to this transfer: see CURLMessage.Result.
+func (m *CURLM) AddHandle(e *CURL) error {
+	if m.closed() {
+		return ErrHandleClosed
+	}
+	if e == nil || e.reg.isCleaned() {
+		return ErrHandleClosed
+	}
+	e.reg.resetErrs()
+	p := e.CURL.GetHandle()
+	if err := multiErr(C.curl_multi_add_handle(m.handle, p)); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.easies[p] = e
+	m.mu.Unlock()
+	e.reg.setMulti(m)
+	return nil
+}
+
+// RemoveHandle removes an easy handle (curl_multi_remove_handle). libcurl may
+// close its connection here.
+func (m *CURLM) RemoveHandle(e *CURL) error {
+	if m.closed() {
+		return ErrHandleClosed
+	}
+	if e == nil {
+		return ErrHandleClosed
+	}
+	p := e.CURL.GetHandle()
+	var rc C.CURLMcode
+	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
+	m.forget(p)
+	e.reg.setMulti(nil)
+	m.reg.raise()
+	return multiErr(rc)
+}
+
+func (m *CURLM) forget(p unsafe.Pointer) {
+	m.mu.Lock()
+	delete(m.easies, p)
+	m.mu.Unlock()
+}
+
+// Timeout returns how long to wait before calling Perform, in milliseconds
+// (curl_multi_timeout); -1 means no timeout is set.
+func (m *CURLM) Timeout() (int, error) {
+	if m.closed() {
+		return -1, ErrHandleClosed
+	}
+	t := C.long(-1)
+	err := multiErr(C.curl_multi_timeout(m.handle, &t))
+	return int(t), err
+}
+
+// Wait waits up to timeoutMs milliseconds for activity on the transfers'
+// sockets (curl_multi_wait) and returns how many sockets had some.
+func (m *CURLM) Wait(timeoutMs int) (int, error) {
+	if m.closed() {
+		return 0, ErrHandleClosed
+	}
+	n := C.int(0)
+	err := multiErr(C.curl_multi_wait(m.handle, nil, 0, C.int(timeoutMs), &n))
+	return int(n), err
+}
+
+// Setopt sets a multi option (curl_multi_setopt). Numeric and boolean options
+// are supported; callback and pointer options are refused with an error
+// wrapping ErrOptionType.
+func (m *CURLM) Setopt(opt int, param any) error {
+	if m.closed() {
+		return ErrHandleClosed
+	}
+	if opt >= C.CURLOPTTYPE_OBJECTPOINT {
+		return fmt.Errorf("%w: multi option %d takes a pointer or a callback, which curlsock does not support", ErrOptionType, opt)
+	}
+	var v C.long
+	switch t := param.(type) {
+	case int:
+		v = C.long(t)
+	case int32:
+		v = C.long(t)
+	case int64:
+		v = C.long(t)
+	case bool:
+		if t {
+			v = 1
+		}
+	default:
+		return fmt.Errorf("%w: multi option %d takes an integer or a bool, not %T", ErrOptionType, opt, param)
+	}
+	return multiErr(C.curlsock_multi_setopt_long(m.handle, C.CURLMoption(opt), v))
+}
+
+// Fdset extracts the file descriptors to wait on (curl_multi_fdset).
+func (m *CURLM) Fdset(rset, wset, eset *syscall.FdSet) (int, error) {
+	if m.closed() {
+		return -1, ErrHandleClosed
+	}
+	maxfd := C.int(-1)
+	err := multiErr(C.curl_multi_fdset(m.handle, (*C.fd_set)(unsafe.Pointer(rset)),
+		(*C.fd_set)(unsafe.Pointer(wset)), (*C.fd_set)(unsafe.Pointer(eset)), &maxfd))
+	return int(maxfd), err
+}
+
+// Info_read returns the next message from the multi handle
+// (curl_multi_info_read), or nil, and how many are left.
+func (m *CURLM) Info_read() (*CURLMessage, int) {
+	if m.closed() {
+		return nil, 0
+	}
+	left := C.int(0)
+	msg := C.curl_multi_info_read(m.handle, &left)
+	if msg == nil {
+		return nil, int(left)
+	}
+	out := &CURLMessage{Msg: CurlMultiMsg(msg.msg)}
+	copy(out.Data[:], C.GoBytes(unsafe.Pointer(&msg.data), C.int(len(out.Data))))
+	m.mu.Lock()
+	out.Easy_handle = m.easies[unsafe.Pointer(msg.easy_handle)]
+	m.mu.Unlock()
+	return out, int(left)
+}
+
+// Result is the outcome of the finished transfer the message reports
+// (CURLMSG_DONE): nil on success, else what Perform would have returned for it:
+// a CurlError, or an *Error with the transfer's callback errors.
+func (msg *CURLMessage) Result() error {
+	if msg.Msg != C.CURLMSG_DONE {
+		return nil
+	}
+	code := CurlError(binary.NativeEndian.Uint32(msg.Data[:4]))
+	if code == 0 {
+		return nil
+	}
+	var errs []*CallbackError
+	if msg.Easy_handle != nil {
+		errs = msg.Easy_handle.CallbackErrors()
+	}
+	if len(errs) == 0 {
+		return code
+	}
+	return &Error{Code: code, Callbacks: errs}
+}
