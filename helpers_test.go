@@ -30,11 +30,22 @@ type testServer struct {
 
 func newServer(t *testing.T, network string) *testServer {
 	t.Helper()
+	return newServerHandler(t, network, nil)
+}
+
+// newServerHandler is newServer with h answering requests (nil: a greeting
+// naming the network and path).
+func newServerHandler(t *testing.T, network string, h http.Handler) *testServer {
+	t.Helper()
 	s := &testServer{}
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.hits++
 		s.mu.Unlock()
+		if h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		fmt.Fprintf(w, "hello %s %s", network, r.URL.Path)
 	}))
 	// NewUnstartedServer listened already; only our own listener is wanted.
