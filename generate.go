@@ -1,0 +1,4 @@
+package curl
+
+//go:generate go run ./internal/gen/gocurlapi
+//go:generate go run ./internal/gen/curlh
