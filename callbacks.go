@@ -61,11 +61,8 @@ func unattributed(frame uintptr, e *CallbackError) {
 
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
 	h.mu.Lock()
-	fn, data, closer, poisoned := h.open, h.openData, h.closer, h.panicked
+	fn, data, closer := h.open, h.openData, h.closer
 	h.mu.Unlock()
-	if poisoned {
-		return SOCKET_BAD
-	}
 	var sa Sockaddr
 	decodeSockaddr(&sa, p)
 	fd, err, panicked := callOpen(fn, data, purpose, &sa, frame, h)
@@ -73,7 +70,7 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 		return SOCKET_BAD
 	}
 	fail := func(err error, fd int) int {
-		if fd >= 0 && fd <= math.MaxInt32 {
+		if fd >= 0 {
 			// The socket was being handed over: refusing it must not leak it.
 			unix.Close(fd)
 		}
@@ -82,7 +79,9 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	}
 	switch {
 	case err != nil:
-		return fail(err, fd)
+		// As everywhere in Go, a result that comes with an error means
+		// nothing: (0, err) must not close stdin.
+		return fail(err, -1)
 	case fd == SOCKET_BAD:
 		return fail(ErrRefused, -1)
 	case fd < 0 || fd > math.MaxInt32:
@@ -124,11 +123,8 @@ func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr, frame
 
 func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	h.mu.Lock()
-	fn, data, poisoned := h.sockopt, h.sockoptData, h.panicked
+	fn, data := h.sockopt, h.sockoptData
 	h.mu.Unlock()
-	if poisoned {
-		return SOCKOPT_ERROR
-	}
 	if fn == nil {
 		return SOCKOPT_OK
 	}
@@ -212,18 +208,6 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		return
 	}
 	owner := lookupHandle(c.owner)
-	if owner != nil && frame == 0 {
-		owner.mu.Lock()
-		poisoned := owner.panicked
-		owner.mu.Unlock()
-		if poisoned {
-			unix.Close(fd)
-			if tracked {
-				releaseFD(entry)
-			}
-			return
-		}
-	}
 	if !tracked {
 		// Remember what fd is now, to recognise it after a panic.
 		var st unix.Stat_t
@@ -259,9 +243,11 @@ func callClose(c *closeReg, fd int, frame uintptr, owner *handleReg) (err error,
 }
 
 // recordPanic stores a recovered panic where the curlsock call that drove
-// libcurl will raise it again: the frame's handle, or, when libcurl was
-// driven behind curlsock's back, the handle that set the callback (its next
-// curlsock call raises it).
+// libcurl will raise it again, and makes the rest of that call's callbacks
+// fail in C. When libcurl was driven behind curlsock's back (go-curl's own
+// multi) there is no such call: the panic goes to the handle that set the
+// callback, whose next curlsock call raises it, and nothing is disabled, as
+// nothing would ever enable it again.
 func recordPanic(frame uintptr, owner *handleReg, v any) {
 	target := owner
 	if frame != 0 {

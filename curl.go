@@ -111,7 +111,9 @@ const (
 // set with the matching *DATA option, nil when unset.
 type (
 	// OpenSocketFunc returns a socket for addr, or an error (or SOCKET_BAD)
-	// to refuse the attempt. It may rewrite addr; see Sockaddr.
+	// to refuse the attempt. It may rewrite addr; see Sockaddr. With an
+	// error the fd is ignored, as Go results are: close any socket you
+	// opened before deciding to fail.
 	OpenSocketFunc func(clientp any, purpose SockType, addr *Sockaddr) (fd int, err error)
 	// CloseSocketFunc closes fd, which libcurl is done with. libcurl ignores
 	// its error; Perform reports it only if the transfer fails.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -416,5 +417,70 @@ func TestUnattributedOpenFailsClosed(t *testing.T) {
 	}
 	if calls != 0 || srv.Conns() != 0 {
 		t.Fatalf("%d callback calls, %d connections: want none", calls, srv.Conns())
+	}
+}
+
+// Handles created and cleaned up on many goroutines at once: malloc reuses
+// addresses at once, and a new handle must never inherit a dead handle's
+// registration.
+func TestEasyInitRacesCleanup(t *testing.T) {
+	noLeaks(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				e := EasyInit()
+				if err := e.Setopt(OPT_CLOSESOCKETFUNCTION, func(any, int) error { return nil }); err != nil {
+					errs <- err
+					e.Cleanup()
+					return
+				}
+				e.Cleanup()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// A panic in a callback run by go-curl's own multi, which curlsock cannot
+// see, is raised from the handle's next curlsock call; the handle's
+// callbacks are not disabled meanwhile.
+func TestPanicBehindCurlsocksBack(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	n := 0
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) {
+		n++
+		if n == 1 {
+			panic("behind the back")
+		}
+		return OpenSocket(a)
+	}))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	m := gocurl.MultiInit()
+	defer m.Cleanup()
+	must(t, m.AddHandle(e.CURL))
+	for i := 0; i < 1000; i++ {
+		if running, _ := m.Perform(); running == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	must(t, m.RemoveHandle(e.CURL))
+	if got := capturePanic(func() { e.Setopt(OPT_VERBOSE, 0) }); got != "behind the back" {
+		t.Fatalf("next call raised %#v", got)
+	}
+	runMulti(t, m, e.CURL)
+	must(t, m.RemoveHandle(e.CURL))
+	if n != 2 || srv.Conns() != 1 {
+		t.Fatalf("%d callback calls, %d connections: the handle should work again", n, srv.Conns())
 	}
 }

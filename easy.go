@@ -54,6 +54,7 @@ func (e *CURL) Setopt(opt int, param any) (err error) {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
+	h.raise()
 	switch opt {
 	case OPT_OPENSOCKETFUNCTION:
 		fn, err := asOpenSocketFunc(param)
@@ -115,10 +116,31 @@ func (e *CURL) setCloser(change func()) error {
 	if h.closeFn != nil {
 		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
 	}
+	// A transfer under way (in a multi, or a callback changing the option
+	// mid-Perform) may have created a connection that holds the old id but
+	// has no socket yet: keep the old registration until it is idle.
+	busy := old != nil && (h.multi != nil || h.performing)
+	if busy {
+		h.retired = append(h.retired, old)
+	}
 	h.mu.Unlock()
 	err := e.install()
-	unsetCloser(old)
+	if !busy {
+		unsetCloser(old)
+	}
 	return err
+}
+
+// releaseRetired drops the registrations kept by setCloser, once no transfer
+// of the handle is under way.
+func (h *handleReg) releaseRetired() {
+	h.mu.Lock()
+	retired := h.retired
+	h.retired = nil
+	h.mu.Unlock()
+	for _, c := range retired {
+		unsetCloser(c)
+	}
 }
 
 // install hands libcurl the trampolines the current settings need. The
@@ -175,13 +197,22 @@ func (e *CURL) Perform() error {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
-	h.resetErrs()
+	h.raise()
+	h.mu.Lock()
+	h.errs = nil
+	h.performing = true
+	h.mu.Unlock()
 	var err error
 	h.drive(func() { err = e.CURL.Perform() })
 	h.mu.Lock()
 	errs := h.errs
 	h.errs = nil
+	h.performing = false
+	idle := h.multi == nil
 	h.mu.Unlock()
+	if idle {
+		h.releaseRetired()
+	}
 	h.raise()
 	if err == nil || len(errs) == 0 {
 		return err
@@ -211,6 +242,9 @@ func (e *CURL) Cleanup() {
 	if done {
 		return
 	}
+	// Before libcurl frees the handle: malloc may give its address to the
+	// next handle at once, and that one must not find this registration.
+	forgetPtr(h)
 	h.mu.Lock()
 	m := h.multi
 	h.multi = nil
@@ -222,6 +256,7 @@ func (e *CURL) Cleanup() {
 	h.drive(func() { e.CURL.Cleanup() })
 	old := h.detach()
 	unsetCloser(old)
+	h.releaseRetired()
 	forgetHandle(h)
 	h.raise()
 }
@@ -234,6 +269,7 @@ func (e *CURL) Reset() {
 	if e.reg.isCleaned() {
 		return
 	}
+	e.reg.raise()
 	e.CURL.Reset()
 	unsetCloser(e.reg.detach())
 }
@@ -245,6 +281,7 @@ func (e *CURL) Duphandle() *CURL {
 	if e.reg.isCleaned() {
 		return nil
 	}
+	e.reg.raise()
 	d := Wrap(e.CURL.Duphandle())
 	if d == nil {
 		return nil

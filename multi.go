@@ -79,11 +79,12 @@ func (m *CURLM) Cleanup() error {
 	if p == nil {
 		return nil
 	}
-	for _, e := range easies {
-		e.reg.setMulti(nil)
-	}
 	var rc C.CURLMcode
 	m.reg.drive(func() { rc = C.curl_multi_cleanup(p) })
+	for _, e := range easies {
+		e.reg.setMulti(nil)
+		e.reg.releaseRetired()
+	}
 	forgetHandle(m.reg)
 	m.reg.raise()
 	return multiErr(rc)
@@ -111,6 +112,7 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	if e == nil || e.reg.isCleaned() {
 		return ErrHandleClosed
 	}
+	e.reg.raise()
 	e.reg.resetErrs()
 	p := e.CURL.GetHandle()
 	if err := multiErr(C.curl_multi_add_handle(m.handle, p)); err != nil {
@@ -137,6 +139,7 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
 	m.forget(p)
 	e.reg.setMulti(nil)
+	e.reg.releaseRetired()
 	m.reg.raise()
 	return multiErr(rc)
 }

@@ -230,3 +230,27 @@ func TestMultiMisuse(t *testing.T) {
 		t.Errorf("Perform after Cleanup = %v", err)
 	}
 }
+
+// Changing the close-socket data while the handle is in a multi keeps the old
+// registration until the handle leaves it: a connection made meanwhile may
+// hold the old id before it has a socket.
+func TestMultiCloserChangeKeepsOld(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	m := newMulti(t)
+	var rec recorder
+	e, _ := newEasy(t)
+	rec.install(t, e)
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "old"))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, m.AddHandle(e))
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "new"))
+	if got := Registrations().CloseCallbacks; got != 2 {
+		t.Fatalf("%d close registrations in the multi, want old and new", got)
+	}
+	runAll(t, m)
+	must(t, m.RemoveHandle(e))
+	if got := Registrations().CloseCallbacks; got != 1 {
+		t.Fatalf("%d close registrations after RemoveHandle, want 1", got)
+	}
+}

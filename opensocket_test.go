@@ -256,19 +256,20 @@ func TestInvalidFD(t *testing.T) {
 	}
 }
 
-// An error returned together with a socket refuses the attempt and closes
-// the socket (checked by noLeaks).
-func TestErrorWithSocketClosesIt(t *testing.T) {
+// A result that comes with an error means nothing, as everywhere in Go: the
+// attempt is refused and the fd left alone ((0, err) must not close stdin).
+func TestOpenSocketErrorIgnoresFD(t *testing.T) {
 	noLeaks(t)
 	e, _ := newEasy(t)
 	myErr := errors.New("changed my mind")
-	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) {
-		fd, _ := OpenSocket(a)
-		return fd, myErr
-	}))
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(any, SockType, *Sockaddr) (int, error) { return 0, myErr }))
 	must(t, e.Setopt(OPT_URL, fmt.Sprintf("http://127.0.0.1:%d/", closedPort(t))))
 	if err := e.Perform(); !errors.Is(err, myErr) {
 		t.Fatalf("Perform = %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(0, &st); err != nil {
+		t.Fatalf("fd 0 after Perform: %v", err)
 	}
 }
 

@@ -38,7 +38,9 @@ type handleReg struct {
 	panicked    bool
 	panicVal    any
 	cleaned     bool
-	multi       *CURLM // the curlsock multi the handle is in
+	performing  bool
+	multi       *CURLM      // the curlsock multi the handle is in
+	retired     []*closeReg // replaced while a transfer was under way
 }
 
 type regKind int
@@ -98,6 +100,8 @@ func handleFor(ptr uintptr) *handleReg {
 	if h := registry.byPtr[ptr]; h != nil {
 		return h
 	}
+	// byPtr forgets a handle before libcurl frees it (forgetPtr), so an
+	// address reused by malloc never finds a dead registration.
 	registry.next++
 	h := &handleReg{id: registry.next, kind: kindEasy, ptr: ptr, lastFD: -1}
 	registry.handles[h.id] = h
@@ -129,12 +133,18 @@ func lookupCloser(id uintptr) *closeReg {
 	return c
 }
 
-func forgetHandle(h *handleReg) {
+func forgetPtr(h *handleReg) {
 	registry.Lock()
-	delete(registry.handles, h.id)
 	if h.kind == kindEasy && registry.byPtr[h.ptr] == h {
 		delete(registry.byPtr, h.ptr)
 	}
+	registry.Unlock()
+}
+
+func forgetHandle(h *handleReg) {
+	forgetPtr(h)
+	registry.Lock()
+	delete(registry.handles, h.id)
 	registry.Unlock()
 }
 

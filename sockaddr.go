@@ -2,6 +2,7 @@ package curl
 
 /*
 #include <string.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 */
 import "C"
@@ -24,7 +25,7 @@ import (
 // sockaddr_storage, although the public struct only declares a struct
 // sockaddr. libcurl never checks addrlen against it, so every length read or
 // written here is clamped to it.
-const sockaddrStorage = unix.SizeofSockaddrAny
+const sockaddrStorage = C.sizeof_struct_sockaddr_storage
 
 // sunPathMax is the size of sockaddr_un.sun_path on Linux.
 const sunPathMax = len(unix.RawSockaddrUnix{}.Path)
