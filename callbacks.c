@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <unistd.h>
 #include "callbacks.h"
 #include "_cgo_export.h"
@@ -49,6 +50,31 @@ int curlsock_closesocket(void *clientp, curl_socket_t fd) {
 	return curlsockGoClose((uintptr_t)clientp, fd, curlsock_cur_frame);
 }
 
+// After a panic libcurl gets each callback's "abort" answer.
+size_t curlsock_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+	if (curlsock_cur_poisoned)
+		return 0;
+	return curlsockGoWrite((uintptr_t)userdata, ptr, size * nmemb, 0, curlsock_cur_frame);
+}
+
+size_t curlsock_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
+	if (curlsock_cur_poisoned)
+		return 0;
+	return curlsockGoWrite((uintptr_t)userdata, ptr, size * nmemb, 1, curlsock_cur_frame);
+}
+
+size_t curlsock_read(char *buf, size_t size, size_t nitems, void *userdata) {
+	if (curlsock_cur_poisoned)
+		return CURL_READFUNC_ABORT;
+	return curlsockGoRead((uintptr_t)userdata, buf, size * nitems, curlsock_cur_frame);
+}
+
+int curlsock_progress(void *clientp, double dltotal, double dlnow, double ultotal, double ulnow) {
+	if (curlsock_cur_poisoned)
+		return 1;
+	return curlsockGoProgress((uintptr_t)clientp, dltotal, dlnow, ultotal, ulnow, curlsock_cur_frame);
+}
+
 CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id) {
 	return curl_easy_setopt(h, opt, (void *)id);
 }
@@ -63,4 +89,26 @@ CURLcode curlsock_set_sockopt(CURL *h, int on) {
 
 CURLcode curlsock_set_closesocket(CURL *h, int on) {
 	return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on ? curlsock_closesocket : NULL);
+}
+
+// Unset, each data option gets libcurl's default back: the default write and
+// read functions take a FILE * (stdout, stdin) as their data.
+CURLcode curlsock_set_write(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on ? curlsock_write : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_WRITEDATA, on ? (void *)id : (void *)stdout);
+}
+
+CURLcode curlsock_set_header(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on ? curlsock_header : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_HEADERDATA, on ? (void *)id : NULL);
+}
+
+CURLcode curlsock_set_read(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_READFUNCTION, on ? curlsock_read : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_READDATA, on ? (void *)id : (void *)stdin);
+}
+
+CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_PROGRESSFUNCTION, on ? curlsock_progress : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_PROGRESSDATA, on ? (void *)id : NULL);
 }

@@ -1,6 +1,7 @@
 package curl
 
 /*
+#include <string.h>
 #include "callbacks.h"
 */
 import "C"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,6 +59,111 @@ func unattributed(frame uintptr, e *CallbackError) {
 	if f := lookupHandle(frame); f != nil {
 		f.addErr(e)
 	}
+}
+
+//export curlsockGoWrite
+func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, frame C.uintptr_t) C.size_t {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return 0 // libcurl fails the transfer with CURLE_WRITE_ERROR
+	}
+	h.mu.Lock()
+	fn, data := h.opts.write, h.opts.writeData
+	if header != 0 {
+		fn, data = h.opts.header, h.opts.headerData
+	}
+	h.mu.Unlock()
+	if fn == nil {
+		return 0
+	}
+	// A copy, as go-curl made: callers may keep the slice.
+	buf := C.GoBytes(unsafe.Pointer(ptr), C.int(n))
+	ok, panicked := callWrite(fn, buf, data, uintptr(frame), h)
+	switch {
+	case panicked:
+		return 0
+	case ok:
+		return n
+	}
+	// go-curl's meaning of false.
+	return C.CURL_WRITEFUNC_PAUSE
+}
+
+func callWrite(fn func([]byte, any) bool, buf []byte, data any, frame uintptr, h *handleReg) (ok, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			ok, panicked = false, true
+		}
+	}()
+	return fn(buf, data), false
+}
+
+//export curlsockGoRead
+func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) C.size_t {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return C.CURL_READFUNC_ABORT
+	}
+	h.mu.Lock()
+	fn, data := h.opts.read, h.opts.readData
+	h.mu.Unlock()
+	if fn == nil {
+		return C.CURL_READFUNC_ABORT
+	}
+	buf := make([]byte, int(n))
+	got, panicked := callRead(fn, buf, data, uintptr(frame), h)
+	switch {
+	case panicked:
+		return C.CURL_READFUNC_ABORT
+	case got == C.CURL_READFUNC_ABORT || got == C.CURL_READFUNC_PAUSE:
+		return C.size_t(got)
+	case got < 0 || got > len(buf):
+		h.addErr(&CallbackError{Callback: "read", FD: -1, Err: fmt.Errorf("%w: read callback returned %d for a %d-byte buffer", ErrInvalidResult, got, len(buf))})
+		return C.CURL_READFUNC_ABORT
+	}
+	if got > 0 {
+		C.memcpy(unsafe.Pointer(ptr), unsafe.Pointer(&buf[0]), C.size_t(got))
+	}
+	return C.size_t(got)
+}
+
+func callRead(fn func([]byte, any) int, buf []byte, data any, frame uintptr, h *handleReg) (n int, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			n, panicked = 0, true
+		}
+	}()
+	return fn(buf, data), false
+}
+
+//export curlsockGoProgress
+func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double, frame C.uintptr_t) C.int {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return 1
+	}
+	h.mu.Lock()
+	fn, data := h.opts.progress, h.opts.progressData
+	h.mu.Unlock()
+	if fn == nil {
+		return 0
+	}
+	if callProgress(fn, float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data, uintptr(frame), h) {
+		return 0
+	}
+	return 1 // abort: CURLE_ABORTED_BY_CALLBACK
+}
+
+func callProgress(fn func(float64, float64, float64, float64, any) bool, dt, dn, ut, un float64, data any, frame uintptr, h *handleReg) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			ok = false
+		}
+	}()
+	return fn(dt, dn, ut, un, data)
 }
 
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {

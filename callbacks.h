@@ -13,6 +13,12 @@ curl_socket_t curlsock_opensocket(void *clientp, curlsocktype purpose, struct cu
 int curlsock_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose);
 int curlsock_closesocket(void *clientp, curl_socket_t fd);
 
+// go-curl's data callbacks, routed the same way.
+size_t curlsock_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+size_t curlsock_header(char *ptr, size_t size, size_t nmemb, void *userdata);
+size_t curlsock_read(char *buf, size_t size, size_t nitems, void *userdata);
+int curlsock_progress(void *clientp, double dltotal, double dlnow, double ultotal, double ulnow);
+
 // Frames: the curlsock call that is driving libcurl on this OS thread.
 typedef struct {
 	uintptr_t frame;
@@ -28,5 +34,9 @@ CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id);
 CURLcode curlsock_set_opensocket(CURL *h, int on);
 CURLcode curlsock_set_sockopt(CURL *h, int on);
 CURLcode curlsock_set_closesocket(CURL *h, int on);
+CURLcode curlsock_set_write(CURL *h, int on, uintptr_t id);
+CURLcode curlsock_set_header(CURL *h, int on, uintptr_t id);
+CURLcode curlsock_set_read(CURL *h, int on, uintptr_t id);
+CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id);
 
 #endif

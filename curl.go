@@ -144,6 +144,9 @@ var (
 	// ErrRefused: an open-socket callback returned SOCKET_BAD without an
 	// error of its own.
 	ErrRefused = errors.New("curlsock: connection refused by open-socket callback")
+	// ErrInvalidResult: a data callback returned a value libcurl cannot take
+	// (a read callback claiming more bytes than the buffer holds).
+	ErrInvalidResult = errors.New("curlsock: invalid callback result")
 	// ErrHandleClosed: the handle was cleaned up.
 	ErrHandleClosed = errors.New("curlsock: easy handle already cleaned up")
 	// ErrUnattributed: libcurl called a callback with a registration that no

@@ -93,13 +93,7 @@ func (e *CURL) Setopt(opt int, param any) (err error) {
 	case C.CURLOPT_SHARE:
 		return e.setShare(param)
 	default:
-		defer func() {
-			// go-curl panics on values it cannot convert.
-			if r := recover(); r != nil {
-				err = fmt.Errorf("%w: Setopt(%d, %T): %v", ErrOptionType, opt, param, r)
-			}
-		}()
-		return e.CURL.Setopt(opt, param)
+		return e.setoptOther(opt, param)
 	}
 	return e.install()
 }
@@ -143,10 +137,11 @@ func (h *handleReg) releaseRetired() {
 	}
 }
 
-// install hands libcurl the trampolines the current settings need. The
-// open-socket trampoline is installed whenever any callback is: the sockets a
-// close-socket callback will be asked to close must be accounted for, and a
-// sockopt error names the address the socket was opened for.
+// install hands libcurl the socket trampolines the current settings need.
+// The open-socket trampoline is installed whenever any socket callback is:
+// the sockets a close-socket callback will be asked to close must be
+// accounted for, and a sockopt error names the address the socket was
+// opened for.
 func (e *CURL) install() error {
 	h := e.reg
 	h.mu.Lock()
@@ -166,14 +161,37 @@ func (e *CURL) install() error {
 		ids[1] = h.id
 	}
 	ids[2] = closeID
-	for _, rc := range []C.CURLcode{
+	return firstErr(
 		C.curlsock_setopt_id(p, C.CURLOPT_OPENSOCKETDATA, C.uintptr_t(ids[0])),
 		C.curlsock_set_opensocket(p, cbool(open)),
 		C.curlsock_setopt_id(p, C.CURLOPT_SOCKOPTDATA, C.uintptr_t(ids[1])),
 		C.curlsock_set_sockopt(p, cbool(sockopt)),
 		C.curlsock_setopt_id(p, C.CURLOPT_CLOSESOCKETDATA, C.uintptr_t(ids[2])),
 		C.curlsock_set_closesocket(p, cbool(closeID != 0)),
-	} {
+	)
+}
+
+// installData hands libcurl the data callback trampolines the current
+// settings need. It is separate from install so that setting a data callback
+// on a handle duplicated behind curlsock's back leaves its socket callback
+// ids alone: they fail closed rather than silently disappear.
+func (e *CURL) installData() error {
+	h := e.reg
+	h.mu.Lock()
+	write, header := h.opts.write != nil, h.opts.header != nil
+	read, progress := h.opts.read != nil, h.opts.progress != nil
+	h.mu.Unlock()
+	p, id := e.handle(), C.uintptr_t(h.id)
+	return firstErr(
+		C.curlsock_set_write(p, cbool(write), id),
+		C.curlsock_set_header(p, cbool(header), id),
+		C.curlsock_set_read(p, cbool(read), id),
+		C.curlsock_set_progress(p, cbool(progress), id),
+	)
+}
+
+func firstErr(rcs ...C.CURLcode) error {
+	for _, rc := range rcs {
 		if rc != C.CURLE_OK {
 			return CurlError(rc)
 		}
@@ -257,6 +275,7 @@ func (e *CURL) Cleanup() {
 	old := h.detach()
 	unsetCloser(old)
 	h.releaseRetired()
+	h.freeOptions()
 	forgetHandle(h)
 	h.raise()
 }
@@ -272,6 +291,8 @@ func (e *CURL) Reset() {
 	e.reg.raise()
 	e.CURL.Reset()
 	unsetCloser(e.reg.detach())
+	// libcurl forgot the lists and POSTFIELDS along with every option.
+	e.reg.freeOptions()
 }
 
 // Duphandle clones the handle (curl_easy_duphandle); nil after Cleanup. The copy gets its own
@@ -294,11 +315,23 @@ func (e *CURL) Duphandle() *CURL {
 	sockopt, sockoptData := src.sockopt, src.sockoptData
 	closeFn, closeData := src.closeFn, src.closeData
 	src.mu.Unlock()
+	src.mu.Lock()
+	opts := src.opts
+	src.mu.Unlock()
+	opts.slists, opts.postfields, opts.postfieldsValue = nil, nil, ""
 	dst.mu.Lock()
 	dst.open, dst.openData = open, openData
 	dst.sockopt, dst.sockoptData = sockopt, sockoptData
+	dst.opts = opts
 	dst.mu.Unlock()
-	if err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData }); err != nil {
+	err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData })
+	if err == nil {
+		err = d.installData()
+	}
+	if err == nil {
+		err = d.copyOptions(src)
+	}
+	if err != nil {
 		// Setting callbacks on a fresh handle fails only if libcurl is out of
 		// memory; a copy whose ids still point at the original must not run.
 		d.Cleanup()
@@ -323,6 +356,9 @@ func (h *handleReg) detach() *closeReg {
 	h.sockopt, h.sockoptData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
 	h.lastFD, h.lastDest = -1, Sockaddr{}
+	// The C memory is freed by freeOptions, once libcurl is done with it.
+	slists, post := h.opts.slists, h.opts.postfields
+	h.opts = optionState{slists: slists, postfields: post}
 	return old
 }
 

@@ -41,6 +41,7 @@ type handleReg struct {
 	performing  bool
 	multi       *CURLM      // the curlsock multi the handle is in
 	retired     []*closeReg // replaced while a transfer was under way
+	opts        optionState
 }
 
 type regKind int

@@ -1,0 +1,387 @@
+package curl
+
+/*
+#include <stdio.h>
+#include <stdlib.h>
+#include <curl/curl.h>
+#include "callbacks.h"
+
+static int curlsock_option_type(CURLoption opt) {
+	const struct curl_easyoption *o = curl_easy_option_by_id(opt);
+	return o ? (int)o->type : -1;
+}
+
+static CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
+	return curl_easy_setopt(h, opt, v);
+}
+
+static CURLcode curlsock_setopt_off_t(CURL *h, CURLoption opt, curl_off_t v) {
+	return curl_easy_setopt(h, opt, v);
+}
+
+static CURLcode curlsock_setopt_ptr(CURL *h, CURLoption opt, void *p) {
+	return curl_easy_setopt(h, opt, p);
+}
+
+// With CURL_BLOB_COPY libcurl copies the bytes before returning.
+static CURLcode curlsock_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
+	struct curl_blob b = {data, len, CURL_BLOB_COPY};
+	return curl_easy_setopt(h, opt, data ? &b : NULL);
+}
+
+static struct curl_slist *curlsock_slist_append(struct curl_slist *l, char *s, int *ok) {
+	struct curl_slist *n = curl_slist_append(l, s);
+	*ok = n != NULL;
+	return n ? n : l;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// libcurl's option types (curl_easytype), as curl_easy_option_by_id reports
+// them. They decide which Go values an option takes: unlike go-curl, which
+// guesses from the option number's range and hands libcurl a Go pointer for
+// anything it does not recognise, curlsock refuses what it cannot pass safely.
+const (
+	otLong     = C.CURLOT_LONG
+	otValues   = C.CURLOT_VALUES
+	otOffT     = C.CURLOT_OFF_T
+	otObject   = C.CURLOT_OBJECT
+	otString   = C.CURLOT_STRING
+	otSlist    = C.CURLOT_SLIST
+	otCbptr    = C.CURLOT_CBPTR
+	otBlob     = C.CURLOT_BLOB
+	otFunction = C.CURLOT_FUNCTION
+)
+
+// optionState is what a handle keeps for libcurl beyond the socket
+// callbacks: the data callbacks and the C memory libcurl does not copy.
+type optionState struct {
+	write, header   func([]byte, any) bool
+	read            func([]byte, any) int
+	progress        func(float64, float64, float64, float64, any) bool
+	writeData       any
+	headerData      any
+	readData        any
+	progressData    any
+	private         any
+	slists          map[int]slistVal // lists libcurl references, by option
+	postfields      *C.char          // libcurl does not copy CURLOPT_POSTFIELDS
+	postfieldsValue string
+}
+
+type slistVal struct {
+	c     *C.struct_curl_slist
+	value []string
+}
+
+func optionTypeError(opt int, want string, param any) error {
+	return fmt.Errorf("%w: option %d takes %s, not %T", ErrOptionType, opt, want, param)
+}
+
+// setoptOther sets every option that is not a socket callback.
+func (e *CURL) setoptOther(opt int, param any) error {
+	h := e.reg
+	p := e.CURL.GetHandle()
+	switch opt {
+	case OPT_WRITEFUNCTION, OPT_HEADERFUNCTION:
+		var fn func([]byte, any) bool
+		switch f := param.(type) {
+		case nil:
+		case func([]byte, any) bool:
+			fn = f
+		default:
+			return optionTypeError(opt, "func([]byte, interface{}) bool", param)
+		}
+		h.mu.Lock()
+		if opt == OPT_WRITEFUNCTION {
+			h.opts.write = fn
+		} else {
+			h.opts.header = fn
+		}
+		h.mu.Unlock()
+		return e.installData()
+	case OPT_READFUNCTION:
+		var fn func([]byte, any) int
+		switch f := param.(type) {
+		case nil:
+		case func([]byte, any) int:
+			fn = f
+		default:
+			return optionTypeError(opt, "func([]byte, interface{}) int", param)
+		}
+		h.mu.Lock()
+		h.opts.read = fn
+		h.mu.Unlock()
+		return e.installData()
+	case OPT_PROGRESSFUNCTION:
+		var fn func(float64, float64, float64, float64, any) bool
+		switch f := param.(type) {
+		case nil:
+		case func(float64, float64, float64, float64, any) bool:
+			fn = f
+		default:
+			return optionTypeError(opt, "func(float64, float64, float64, float64, interface{}) bool", param)
+		}
+		h.mu.Lock()
+		h.opts.progress = fn
+		h.mu.Unlock()
+		return e.installData()
+	case OPT_WRITEDATA, OPT_HEADERDATA, OPT_READDATA, OPT_PROGRESSDATA, OPT_PRIVATE:
+		// Go values stay in Go: the callbacks get them from the registration.
+		h.mu.Lock()
+		switch opt {
+		case OPT_WRITEDATA:
+			h.opts.writeData = param
+		case OPT_HEADERDATA:
+			h.opts.headerData = param
+		case OPT_READDATA:
+			h.opts.readData = param
+		case OPT_PROGRESSDATA:
+			h.opts.progressData = param
+		case OPT_PRIVATE:
+			h.opts.private = param
+		}
+		h.mu.Unlock()
+		return nil
+	case OPT_HTTPPOST:
+		if _, ok := param.(*Form); !ok && param != nil {
+			return optionTypeError(opt, "a *Form", param)
+		}
+		return e.gocurlSetopt(opt, param)
+	case OPT_POSTFIELDS:
+		return e.setPostfields(param)
+	}
+
+	switch typ := C.curlsock_option_type(C.CURLoption(opt)); typ {
+	case otLong, otValues:
+		return e.gocurlSetopt(opt, param)
+	case otOffT:
+		var v int64
+		switch t := param.(type) {
+		case int:
+			v = int64(t)
+		case int32:
+			v = int64(t)
+		case int64:
+			v = t
+		case uint64:
+			if t > math.MaxInt64 {
+				return fmt.Errorf("%w: option %d: %d does not fit curl_off_t", ErrOptionType, opt, t)
+			}
+			v = int64(t)
+		default:
+			return optionTypeError(opt, "an integer", param)
+		}
+		return curlErr(C.curlsock_setopt_off_t(p, C.CURLoption(opt), C.curl_off_t(v)))
+	case otString:
+		switch t := param.(type) {
+		case nil:
+			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
+		case string:
+			// libcurl copies string options (all but POSTFIELDS) since
+			// 7.17.0; go-curl kept every copy until Cleanup.
+			cs := C.CString(t)
+			defer C.free(unsafe.Pointer(cs))
+			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), unsafe.Pointer(cs)))
+		case CurlString:
+			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), unsafe.Pointer(t)))
+		}
+		return optionTypeError(opt, "a string", param)
+	case otSlist:
+		return e.setSlist(opt, param)
+	case otBlob:
+		var b []byte
+		switch t := param.(type) {
+		case nil:
+			return curlErr(C.curlsock_setopt_blob(p, C.CURLoption(opt), nil, 0))
+		case []byte:
+			b = t
+		case string:
+			b = []byte(t)
+		default:
+			return optionTypeError(opt, "[]byte", param)
+		}
+		cb := C.CBytes(b)
+		defer C.free(cb)
+		return curlErr(C.curlsock_setopt_blob(p, C.CURLoption(opt), cb, C.size_t(len(b))))
+	case otObject, otCbptr, otFunction:
+		if param == nil {
+			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
+		}
+		return fmt.Errorf("%w: option %d takes a C pointer or callback that curlsock does not support", ErrOptionType, opt)
+	default:
+		// Not an option of this libcurl: let libcurl say so, with a value
+		// it will not dereference.
+		if opt < C.CURLOPTTYPE_OBJECTPOINT || opt >= C.CURLOPTTYPE_OFF_T && opt < C.CURLOPTTYPE_BLOB {
+			return curlErr(C.curlsock_setopt_long(p, C.CURLoption(opt), 0))
+		}
+		return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
+	}
+}
+
+// gocurlSetopt passes an option to go-curl, turning its panics on values it
+// cannot convert into errors.
+func (e *CURL) gocurlSetopt(opt int, param any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: Setopt(%d, %T): %v", ErrOptionType, opt, param, r)
+		}
+	}()
+	return e.CURL.Setopt(opt, param)
+}
+
+func curlErr(rc C.CURLcode) error {
+	if rc == C.CURLE_OK {
+		return nil
+	}
+	return CurlError(rc)
+}
+
+// setSlist sets a list option. libcurl keeps the list's pointer, so the list
+// lives until the option is replaced or the handle cleaned up; a duplicate
+// gets its own copy.
+func (e *CURL) setSlist(opt int, param any) error {
+	var vals []string
+	switch t := param.(type) {
+	case nil:
+	case []string:
+		vals = t
+	case []CurlString:
+		for _, s := range t {
+			vals = append(vals, C.GoString((*C.char)(unsafe.Pointer(s))))
+		}
+	default:
+		return optionTypeError(opt, "[]string", param)
+	}
+	var list *C.struct_curl_slist
+	for _, s := range vals {
+		cs := C.CString(s)
+		ok := C.int(0)
+		list = C.curlsock_slist_append(list, cs, &ok)
+		C.free(unsafe.Pointer(cs))
+		if ok == 0 {
+			C.curl_slist_free_all(list)
+			return CurlError(C.CURLE_OUT_OF_MEMORY)
+		}
+	}
+	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLoption(opt), unsafe.Pointer(list))); err != nil {
+		C.curl_slist_free_all(list)
+		return err
+	}
+	h := e.reg
+	h.mu.Lock()
+	old := h.opts.slists[opt]
+	if list == nil {
+		delete(h.opts.slists, opt)
+	} else {
+		if h.opts.slists == nil {
+			h.opts.slists = map[int]slistVal{}
+		}
+		h.opts.slists[opt] = slistVal{c: list, value: append([]string(nil), vals...)}
+	}
+	h.mu.Unlock()
+	// libcurl no longer refers to the old list once the new one is set.
+	C.curl_slist_free_all(old.c)
+	return nil
+}
+
+// setPostfields sets CURLOPT_POSTFIELDS, the one string libcurl does not
+// copy: curlsock keeps the copy until it is replaced or the handle cleaned up.
+func (e *CURL) setPostfields(param any) error {
+	var s string
+	var cs *C.char
+	switch t := param.(type) {
+	case nil:
+	case string:
+		s = t
+		cs = C.CString(t)
+	case []byte:
+		s = string(t)
+		cs = C.CString(s)
+	case CurlString:
+		// The caller owns it.
+		return curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(t)))
+	default:
+		return optionTypeError(OPT_POSTFIELDS, "a string", param)
+	}
+	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(cs))); err != nil {
+		C.free(unsafe.Pointer(cs))
+		return err
+	}
+	h := e.reg
+	h.mu.Lock()
+	old := h.opts.postfields
+	h.opts.postfields, h.opts.postfieldsValue = cs, s
+	h.mu.Unlock()
+	C.free(unsafe.Pointer(old))
+	return nil
+}
+
+// freeOptions releases the C memory kept for libcurl, once it is done with
+// the handle.
+func (h *handleReg) freeOptions() {
+	h.mu.Lock()
+	slists, post := h.opts.slists, h.opts.postfields
+	h.opts.slists, h.opts.postfields = nil, nil
+	h.mu.Unlock()
+	for _, l := range slists {
+		C.curl_slist_free_all(l.c)
+	}
+	C.free(unsafe.Pointer(post))
+}
+
+// copyOptions gives a duplicate its own copies of what libcurl copied from
+// the original by pointer (dupset in easy.c): lists and POSTFIELDS.
+func (e *CURL) copyOptions(src *handleReg) error {
+	src.mu.Lock()
+	slists := map[int][]string{}
+	for opt, l := range src.opts.slists {
+		slists[opt] = l.value
+	}
+	hasPost, post := src.opts.postfields != nil, src.opts.postfieldsValue
+	src.mu.Unlock()
+	for opt, v := range slists {
+		if err := e.setSlist(opt, v); err != nil {
+			return err
+		}
+	}
+	if hasPost {
+		return e.setPostfields(post)
+	}
+	return nil
+}
+
+// Recv receives raw data on a CONNECT_ONLY connection (curl_easy_recv).
+// go-curl's leaked a C copy of the buffer on every call.
+func (e *CURL) Recv(buffer []byte) (int, error) {
+	if e.reg.isCleaned() {
+		return 0, ErrHandleClosed
+	}
+	if len(buffer) == 0 {
+		return 0, nil
+	}
+	n := C.size_t(0)
+	// libcurl writes into the buffer only during the call: a Go slice's
+	// memory may be passed, as it holds no Go pointers.
+	rc := C.curl_easy_recv(e.CURL.GetHandle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
+	return int(n), curlErr(rc)
+}
+
+// Send sends raw data on a CONNECT_ONLY connection (curl_easy_send).
+func (e *CURL) Send(buffer []byte) (int, error) {
+	if e.reg.isCleaned() {
+		return 0, ErrHandleClosed
+	}
+	if len(buffer) == 0 {
+		return 0, nil
+	}
+	n := C.size_t(0)
+	rc := C.curl_easy_send(e.CURL.GetHandle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
+	return int(n), curlErr(rc)
+}
