@@ -8,7 +8,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 CURL8_PREFIX ?= $(CURDIR)/.curl8
 TESTFLAGS ?= -race -count=1
 
-.PHONY: all deps test test-curl8 vet demo
+.PHONY: all deps test test-curl8 test-asan vet demo
 
 all: test
 
@@ -34,6 +34,11 @@ test: vet
 test-curl8: deps
 	E=$$(scripts/curl8.sh $(CURL8_PREFIX)) && eval "$$E" && \
 		$(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...
+
+# AddressSanitizer on the C side, with LeakSanitizer checking at exit that no
+# C memory (lists, strings, shares) is left behind.
+test-asan: deps
+	$(GO) test -asan -count=1 .
 
 demo: deps
 	$(GO) test -count=1 -run '^Example' -v .

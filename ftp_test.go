@@ -3,6 +3,7 @@ package curl
 import (
 	"errors"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/curlsock/curlsock/internal/ftptest"
@@ -130,5 +131,59 @@ func TestFTPActiveAcceptSockopt(t *testing.T) {
 				t.Fatalf("Perform = %v, want an ACCEPT sockopt error naming the peer", err)
 			}
 		})
+	}
+}
+
+// B reuses A's FTP control connection in a multi: the passive data socket is
+// opened by B's open-socket callback and closed by A's close-socket callback,
+// after A was cleaned up.
+func TestFTPPassiveOnReusedConnection(t *testing.T) {
+	noLeaks(t)
+	srv := ftptest.New(map[string][]byte{"a.txt": []byte("A\n"), "b.txt": []byte("B\n")})
+	t.Cleanup(srv.Close)
+	m := MultiInit()
+	var recA, recB recorder
+	a, _ := newEasy(t)
+	recA.install(t, a)
+	must(t, a.Setopt(OPT_OPENSOCKETDATA, "A"))
+	must(t, a.Setopt(OPT_CLOSESOCKETDATA, "A"))
+	must(t, a.Setopt(OPT_URL, srv.URL()+"a.txt"))
+	must(t, m.AddHandle(a))
+	runAll(t, m)
+	must(t, m.RemoveHandle(a))
+	a.Cleanup()
+	runtime.GC()
+	aCloses := recA.count("close")
+
+	b, body := newEasy(t)
+	recB.install(t, b)
+	must(t, b.Setopt(OPT_OPENSOCKETDATA, "B"))
+	must(t, b.Setopt(OPT_CLOSESOCKETDATA, "B"))
+	must(t, b.Setopt(OPT_URL, srv.URL()+"b.txt"))
+	must(t, m.AddHandle(b))
+	for _, msg := range runAll(t, m) {
+		must(t, msg.Result())
+	}
+	must(t, m.RemoveHandle(b))
+	if body.String() != "B\n" || srv.ControlConns() != 1 {
+		t.Fatalf("body %q over %d control connections, want B over 1", body.String(), srv.ControlConns())
+	}
+	opensB := recB.Events()
+	if len(opensB) == 0 || opensB[0].Kind != "open" || opensB[0].Data != "B" {
+		t.Fatalf("B's events %+v: want B's open for the data connection", opensB)
+	}
+	dataFD := opensB[0].FD
+	closedByA := recA.Events()[len(recA.Events())-1]
+	if recA.count("close") != aCloses+1 || closedByA.FD != dataFD || closedByA.Data != "A" {
+		t.Fatalf("A's events %+v: want A's close of B's data socket %d", recA.Events(), dataFD)
+	}
+	if recB.count("close") != 0 {
+		t.Fatalf("B's close callback ran: %+v", recB.Events())
+	}
+	b.Cleanup()
+	must(t, m.Cleanup())
+	runtime.GC()
+	if got := Registrations(); got.CloseCallbacks != 0 || got.Sockets != 0 {
+		t.Fatalf("registrations after the multi's cleanup: %+v", got)
 	}
 }

@@ -129,7 +129,9 @@ func TestShareMisuse(t *testing.T) {
 		t.Errorf("Setopt(SHOPT_SHARE, string) = %v", err)
 	}
 	e, _ := newEasy(t)
-	if err := e.Setopt(OPT_SHARE, gocurl.ShareInit()); !errors.Is(err, ErrOptionType) {
+	gsh := gocurl.ShareInit()
+	defer gsh.Cleanup()
+	if err := e.Setopt(OPT_SHARE, gsh); !errors.Is(err, ErrOptionType) {
 		t.Errorf("Setopt(OPT_SHARE, go-curl share) = %v", err)
 	}
 	if err := e.Setopt(OPT_SHARE, 42); !errors.Is(err, ErrOptionType) {
