@@ -38,7 +38,7 @@ test-curl8: deps
 # AddressSanitizer on the C side, with LeakSanitizer checking at exit that no
 # C memory (lists, strings, shares) is left behind.
 test-asan: deps
-	$(GO) test -asan -count=1 .
+	$(GO) test -asan -short -count=1 .
 
 demo: deps
 	$(GO) test -count=1 -run '^Example' -v .
