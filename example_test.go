@@ -102,3 +102,43 @@ func ExampleRegistrations() {
 	// {Handles:1 Multis:0 Shares:0 CloseCallbacks:1 Sockets:0}
 	// {Handles:0 Multis:0 Shares:0 CloseCallbacks:0 Sockets:0}
 }
+
+// Socket callbacks on handles driven by a multi; each finished transfer's
+// result includes its callback errors.
+func ExampleMultiInit() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	onlyLoopback := func(_ any, _ curl.SockType, addr *curl.Sockaddr) (int, error) {
+		if !addr.Addr.Addr().IsLoopback() {
+			return curl.SOCKET_BAD, errNotLoopback
+		}
+		return curl.OpenSocket(addr)
+	}
+
+	m := curl.MultiInit()
+	defer m.Cleanup()
+	names := map[*curl.CURL]string{}
+	for _, u := range []string{srv.URL + "/ok", "http://192.0.2.10/refused"} {
+		e := curl.EasyInit()
+		defer e.Cleanup()
+		e.Setopt(curl.OPT_URL, u)
+		e.Setopt(curl.OPT_WRITEFUNCTION, func([]byte, any) bool { return true })
+		e.Setopt(curl.OPT_OPENSOCKETFUNCTION, onlyLoopback)
+		m.AddHandle(e)
+		names[e] = u[len(u)-3:]
+	}
+	results := map[string]error{}
+	for running := 1; running > 0; {
+		running, _ = m.Perform()
+		for msg, _ := m.Info_read(); msg != nil; msg, _ = m.Info_read() {
+			results[names[msg.Easy_handle]] = msg.Result()
+			m.RemoveHandle(msg.Easy_handle)
+		}
+		m.Wait(1000)
+	}
+	fmt.Println("/ok:", results["/ok"])
+	fmt.Println("sed:", errors.Is(results["sed"], errNotLoopback))
+	// Output:
+	// /ok: <nil>
+	// sed: true
+}
