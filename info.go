@@ -19,8 +19,7 @@ typedef struct { CURLcode rc; struct curl_slist *v; } curlsock_info_slist;
 typedef struct { CURLcode rc; struct curl_certinfo *v; } curlsock_info_certs;
 typedef struct { CURLcode rc; int backend; uintptr_t internals; } curlsock_info_tls;
 
-// CURLINFO_STRING infos, and CURLINFO_PRIVATE, which libcurl declares as a
-// string but which holds whatever pointer CURLOPT_PRIVATE set.
+// CURLINFO_STRING infos.
 static curlsock_info_ptr curlsock_getinfo_ptr(CURL *h, CURLINFO info) {
 	curlsock_info_ptr r = {CURLE_OK, NULL};
 	r.rc = curl_easy_getinfo(h, info, &r.v);
