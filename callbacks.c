@@ -75,6 +75,12 @@ int curlsock_progress(void *clientp, double dltotal, double dlnow, double ultota
 	return curlsockGoProgress((uintptr_t)clientp, dltotal, dlnow, ultotal, ulnow, curlsock_cur_frame);
 }
 
+int curlsock_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+	if (curlsock_cur_poisoned)
+		return CURL_PREREQFUNC_ABORT;
+	return curlsockGoPrereq((uintptr_t)clientp, primary_ip, local_ip, primary_port, local_port, curlsock_cur_frame);
+}
+
 CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id) {
 	return curl_easy_setopt(h, opt, (void *)id);
 }
@@ -111,4 +117,9 @@ CURLcode curlsock_set_read(CURL *h, int on, uintptr_t id) {
 CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id) {
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_PROGRESSFUNCTION, on ? curlsock_progress : NULL);
 	return rc ? rc : curl_easy_setopt(h, CURLOPT_PROGRESSDATA, on ? (void *)id : NULL);
+}
+
+CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on ? curlsock_prereq : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_PREREQDATA, on ? (void *)id : NULL);
 }

@@ -9,9 +9,11 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -164,6 +166,44 @@ func callProgress(fn func(float64, float64, float64, float64, any) bool, dt, dn,
 		}
 	}()
 	return fn(dt, dn, ut, un, data)
+}
+
+//export curlsockGoPrereq
+func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, localPort C.int, frame C.uintptr_t) C.int {
+	h := lookupHandle(uintptr(id))
+	if h == nil {
+		return C.CURL_PREREQFUNC_ABORT
+	}
+	h.mu.Lock()
+	fn, data := h.prereq, h.prereqData
+	h.mu.Unlock()
+	if fn == nil {
+		return C.CURL_PREREQFUNC_OK
+	}
+	primary, local := C.GoString(primaryIP), C.GoString(localIP)
+	err, panicked := callPrereq(fn, data, primary, local, int(primaryPort), int(localPort), uintptr(frame), h)
+	if panicked {
+		return C.CURL_PREREQFUNC_ABORT
+	}
+	if err != nil {
+		addr := primary
+		if primaryPort != 0 {
+			addr = net.JoinHostPort(primary, strconv.Itoa(int(primaryPort)))
+		}
+		h.addErr(&CallbackError{Callback: "prereq", FD: -1, Addr: addr, Err: err})
+		return C.CURL_PREREQFUNC_ABORT
+	}
+	return C.CURL_PREREQFUNC_OK
+}
+
+func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int, frame uintptr, h *handleReg) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(frame, h, r)
+			err, panicked = nil, true
+		}
+	}()
+	return fn(data, primary, local, pport, lport), false
 }
 
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {

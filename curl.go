@@ -122,6 +122,12 @@ type (
 	// SOCKOPT_OK, SOCKOPT_ERROR or SOCKOPT_ALREADY_CONNECTED; a non-nil
 	// error fails the attempt whatever the code.
 	SockoptFunc func(clientp any, fd int, purpose SockType) (int, error)
+	// PrereqFunc (OPT_PREREQFUNCTION, libcurl ≥ 7.80) runs once a
+	// connection is ready — new or reused — before each request is sent,
+	// with the connection's addresses; an error aborts the transfer with
+	// E_ABORTED_BY_CALLBACK. It is the one callback that sees reused
+	// connections.
+	PrereqFunc func(clientp any, primaryIP, localIP string, primaryPort, localPort int) error
 )
 
 // Sentinel errors, wrapped with %w in the errors curlsock returns.

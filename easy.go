@@ -90,6 +90,26 @@ func (e *CURL) Setopt(opt int, param any) (err error) {
 		return e.setCloser(func() { h.closeFn = fn })
 	case OPT_CLOSESOCKETDATA:
 		return e.setCloser(func() { h.closeData = param })
+	case C.CURLOPT_PREREQFUNCTION:
+		var fn PrereqFunc
+		switch f := param.(type) {
+		case nil:
+		case PrereqFunc:
+			fn = f
+		case func(any, string, string, int, int) error:
+			fn = f
+		default:
+			return fmt.Errorf("%w: OPT_PREREQFUNCTION takes a PrereqFunc, not %T", ErrOptionType, param)
+		}
+		h.mu.Lock()
+		h.prereq = fn
+		h.mu.Unlock()
+		return firstErr(C.curlsock_set_prereq(e.handle(), cbool(fn != nil), C.uintptr_t(h.id)))
+	case C.CURLOPT_PREREQDATA:
+		h.mu.Lock()
+		h.prereqData = param
+		h.mu.Unlock()
+		return nil
 	case C.CURLOPT_SHARE:
 		return e.setShare(param)
 	default:
@@ -313,6 +333,7 @@ func (e *CURL) Duphandle() *CURL {
 	src.mu.Lock()
 	open, openData := src.open, src.openData
 	sockopt, sockoptData := src.sockopt, src.sockoptData
+	prereq, prereqData := src.prereq, src.prereqData
 	closeFn, closeData := src.closeFn, src.closeData
 	src.mu.Unlock()
 	src.mu.Lock()
@@ -322,11 +343,15 @@ func (e *CURL) Duphandle() *CURL {
 	dst.mu.Lock()
 	dst.open, dst.openData = open, openData
 	dst.sockopt, dst.sockoptData = sockopt, sockoptData
+	dst.prereq, dst.prereqData = prereq, prereqData
 	dst.opts = opts
 	dst.mu.Unlock()
 	err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData })
 	if err == nil {
 		err = d.installData()
+	}
+	if err == nil {
+		err = firstErr(C.curlsock_set_prereq(d.handle(), cbool(prereq != nil), C.uintptr_t(dst.id)))
 	}
 	if err == nil {
 		err = d.copyOptions(src)
@@ -354,6 +379,7 @@ func (h *handleReg) detach() *closeReg {
 	old := h.closer
 	h.open, h.openData = nil, nil
 	h.sockopt, h.sockoptData = nil, nil
+	h.prereq, h.prereqData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
 	h.lastFD, h.lastDest = -1, Sockaddr{}
 	// The C memory is freed by freeOptions, once libcurl is done with it.

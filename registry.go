@@ -29,6 +29,8 @@ type handleReg struct {
 	openData    any
 	sockopt     SockoptFunc
 	sockoptData any
+	prereq      PrereqFunc
+	prereqData  any
 	closeFn     CloseSocketFunc
 	closeData   any
 	closer      *closeReg // the registration set as CLOSESOCKETDATA, nil without closeFn
