@@ -41,6 +41,8 @@ package curl
 
 /*
 #cgo pkg-config: libcurl
+// Our own C uses CURLOPT_PROGRESSFUNCTION for go-curl compatibility.
+#cgo CFLAGS: -DCURL_DISABLE_DEPRECATION
 #include <curl/curl.h>
 */
 import "C"
