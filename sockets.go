@@ -1,0 +1,315 @@
+package curl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sockets composes curlsock's socket toolkit on easy handles. For every
+// connection attempt libcurl makes, Install runs the pieces that are set in
+// one fixed order:
+//
+//  1. Rewrite changes the destination libcurl chose (after DNS, redirects,
+//     CURLOPT_RESOLVE and CURLOPT_CONNECT_TO);
+//  2. Guard checks the address actually connected: the rewritten one;
+//  3. the socket is opened — or, with Dialer, dialed by Go and handed over;
+//  4. Control hooks run on the new socket, as net.Dialer.Control hooks do;
+//  5. Options configure it (libcurl's sockopt callback);
+//  6. Trace records every open, refusal, sockopt and close.
+//
+// libcurl's FTP active-mode listen socket arrives as an attempt to the local
+// address with port 0: it is a bind address, not a destination, so Rewrite
+// and Guard leave it alone (libcurl ignores rewrites of it anyway).
+//
+// A Sockets value is a description: Install copies what it needs, so one
+// value may serve any number of handles.
+type Sockets struct {
+	Rewrite *RewriteTable
+	Guard   *Guard
+	// Protocols limits the URL schemes the handle may use, redirects
+	// included. With a Guard it defaults to http and https: other schemes
+	// (file, and those whose sockets the guard cannot see) stay closed.
+	Protocols []string
+	Control   []func(network, address string, c syscall.RawConn) error
+	Options   []SocketOption
+	Trace     *Trace
+	// Dialer, if set, dials each attempt with Go and hands the connected
+	// socket to libcurl (CURL_SOCKOPT_ALREADY_CONNECTED), which owns it from
+	// then on. Needs libcurl ≥ 8.0 (curl #10626).
+	Dialer *net.Dialer
+}
+
+// Install sets the handle's open-socket, sockopt, close-socket and (with a
+// Guard) prereq callbacks. With a Guard it also limits the protocols and
+// disables proxies taken from the environment (CURLOPT_PROXY ""): a proxy
+// connects to the real destination itself, out of the guard's sight. A proxy
+// set explicitly after Install is allowed, and then the guard checks the
+// proxy's address, not the destination's.
+func (s *Sockets) Install(e *CURL) error {
+	if s.Dialer != nil && alreadyConnectedBroken {
+		return fmt.Errorf("%w (libcurl %s): Sockets.Dialer cannot hand connections over", ErrAlreadyConnectedUnsupported, versionString())
+	}
+	st := &socketsState{Sockets: *s, handle: uint64(e.reg.id), dialed: map[int]bool{}}
+	st.Control = append([]func(string, string, syscall.RawConn) error(nil), s.Control...)
+	st.Options = append([]SocketOption(nil), s.Options...)
+	if err := e.Setopt(OPT_OPENSOCKETFUNCTION, st.open); err != nil {
+		return err
+	}
+	if err := e.Setopt(OPT_SOCKOPTFUNCTION, st.sockopt); err != nil {
+		return err
+	}
+	if err := e.Setopt(OPT_CLOSESOCKETFUNCTION, st.close); err != nil {
+		return err
+	}
+	protocols := s.Protocols
+	if s.Guard == nil {
+		return setProtocols(e, protocols)
+	}
+	if protocols == nil {
+		protocols = []string{"http", "https"}
+	}
+	if err := setProtocols(e, protocols); err != nil {
+		return err
+	}
+	if err := e.Setopt(OPT_PREREQFUNCTION, st.prereq); err != nil {
+		return err
+	}
+	return e.Setopt(OPT_PROXY, "")
+}
+
+// Install sets on e what the guard needs: Sockets{Guard: g}.Install(e).
+func (g *Guard) Install(e *CURL) error {
+	return (&Sockets{Guard: g}).Install(e)
+}
+
+func setProtocols(e *CURL, protocols []string) error {
+	if protocols == nil {
+		return nil
+	}
+	list := strings.Join(protocols, ",")
+	if err := e.Setopt(OPT_PROTOCOLS_STR, list); err != nil {
+		return fmt.Errorf("curlsock: protocols %q: %w", list, err)
+	}
+	return e.Setopt(OPT_REDIR_PROTOCOLS_STR, list)
+}
+
+// socketsState is one handle's copy of a Sockets.
+type socketsState struct {
+	Sockets
+	handle uint64
+
+	mu     sync.Mutex
+	dialed map[int]bool // sockets handed over connected, until closed
+}
+
+func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, error) {
+	listen := addr.Addr.IsValid() && addr.Addr.Port() == 0
+	var from string
+	if st.Rewrite != nil && !listen {
+		orig := addr.String()
+		if st.Rewrite.Rewrite(addr) {
+			from = orig
+		}
+	}
+	fd, dialed, err := st.openChecked(addr, listen)
+	if err != nil {
+		st.record(TraceEvent{Kind: "refuse", FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
+		return SOCKET_BAD, err
+	}
+	if dialed {
+		st.mu.Lock()
+		st.dialed[fd] = true
+		st.mu.Unlock()
+	}
+	st.record(TraceEvent{Kind: "open", FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
+	return fd, nil
+}
+
+func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed bool, err error) {
+	if st.Guard != nil && !listen {
+		if err := st.Guard.CheckSockaddr(addr); err != nil {
+			return SOCKET_BAD, false, err
+		}
+	}
+	network, address := addr.Network(), goAddress(addr)
+	if st.Dialer != nil && !listen {
+		fd, err := dialHandover(st.Dialer, network, address)
+		return fd, err == nil, err
+	}
+	fd, err = OpenSocket(addr)
+	if err != nil {
+		return SOCKET_BAD, false, err
+	}
+	c := rawConn(fd)
+	for _, f := range st.Control {
+		if err := f(network, address, c); err != nil {
+			unix.Close(fd)
+			return SOCKET_BAD, false, err
+		}
+	}
+	return fd, false, nil
+}
+
+func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
+	st.mu.Lock()
+	dialed := st.dialed[fd]
+	st.mu.Unlock()
+	err := ApplyOptions(fd, st.Options...)
+	st.record(TraceEvent{Kind: "sockopt", FD: fd, Purpose: purpose, Err: err})
+	switch {
+	case err != nil:
+		return SOCKOPT_ERROR, err
+	case dialed:
+		return SOCKOPT_ALREADY_CONNECTED, nil
+	}
+	return SOCKOPT_OK, nil
+}
+
+func (st *socketsState) close(_ any, fd int) error {
+	st.mu.Lock()
+	delete(st.dialed, fd)
+	st.mu.Unlock()
+	err := unix.Close(fd)
+	st.record(TraceEvent{Kind: "close", FD: fd, Err: err})
+	return err
+}
+
+// prereq checks the peer of every connection a request is about to use,
+// reused ones included: a connection may come from a cache it shares with
+// unguarded handles, and then no open-socket callback ever saw it.
+func (st *socketsState) prereq(_ any, primary, _ string, port, _ int) error {
+	ip, err := netip.ParseAddr(primary)
+	if err != nil {
+		// libcurl names a unix socket connection by its path.
+		return st.Guard.CheckUnix("unix", primary)
+	}
+	network := "tcp6"
+	if ip.Unmap().Is4() && !ip.Is4In6() {
+		network = "tcp4"
+	}
+	return st.Guard.Check(network, netip.AddrPortFrom(ip, uint16(port)))
+}
+
+func (st *socketsState) record(ev TraceEvent) {
+	if st.Trace != nil {
+		ev.Handle = st.handle
+		st.Trace.Record(ev)
+	}
+}
+
+// goAddress renders addr the way net.Dialer passes it to Control hooks:
+// "127.0.0.1:80", "[::1]:443", or a unix socket's path.
+func goAddress(addr *Sockaddr) string {
+	if addr.Path != "" {
+		return addr.Path
+	}
+	return addr.Addr.String()
+}
+
+// FromControl turns a net.Dialer.Control function into an open-socket
+// callback: the socket libcurl would open is created, f runs on it as Go's
+// dialer runs it before connecting, and an error from f refuses the attempt
+// (and closes the socket). Existing Go guards and socket-option setters work
+// with libcurl unchanged, with Go's semantics: one call per address attempt.
+func FromControl(f func(network, address string, c syscall.RawConn) error) OpenSocketFunc {
+	return FromControlContext(context.Background(), func(_ context.Context, network, address string, c syscall.RawConn) error {
+		return f(network, address, c)
+	})
+}
+
+// FromControlContext is FromControl for a net.Dialer.ControlContext function;
+// ctx is passed to every call.
+func FromControlContext(ctx context.Context, f func(ctx context.Context, network, address string, c syscall.RawConn) error) OpenSocketFunc {
+	return func(_ any, _ SockType, addr *Sockaddr) (int, error) {
+		fd, err := OpenSocket(addr)
+		if err != nil {
+			return SOCKET_BAD, err
+		}
+		if err := f(ctx, addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
+			unix.Close(fd)
+			return SOCKET_BAD, err
+		}
+		return fd, nil
+	}
+}
+
+// rawConn is a syscall.RawConn over a socket that is still blocking (libcurl
+// makes it non-blocking only after the callbacks), so Read and Write simply
+// wait for readiness with poll.
+type rawConn int
+
+func (c rawConn) Control(f func(fd uintptr)) error {
+	f(uintptr(c))
+	return nil
+}
+
+func (c rawConn) Read(f func(fd uintptr) bool) error  { return c.wait(f, unix.POLLIN) }
+func (c rawConn) Write(f func(fd uintptr) bool) error { return c.wait(f, unix.POLLOUT) }
+
+func (c rawConn) wait(f func(fd uintptr) bool, events int16) error {
+	for !f(uintptr(c)) {
+		fds := []unix.PollFd{{Fd: int32(c), Events: events}}
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+	return nil
+}
+
+// dialHandover dials with d and returns a duplicate of the connection's
+// socket that Go no longer owns: libcurl closes sockets with close() on some
+// paths (curl < 8.2), and a Go net.Conn's finalizer must never close a number
+// libcurl may have reused.
+func dialHandover(d *net.Dialer, network, address string) (int, error) {
+	conn, err := d.Dial(network, address)
+	if err != nil {
+		return SOCKET_BAD, err
+	}
+	defer conn.Close()
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return SOCKET_BAD, fmt.Errorf("curlsock: %T has no file descriptor to hand over", conn)
+	}
+	return dupConnFD(sc)
+}
+
+// HandOver detaches the socket of a connection dialed by Go, for an
+// open-socket callback to return to libcurl together with a sockopt callback
+// that answers SOCKOPT_ALREADY_CONNECTED (Sockets.Dialer does both). conn is
+// closed: libcurl owns a duplicate of its socket from then on. libcurl
+// 7.88.0–7.88.1 cannot take connected sockets (curl #10626): there it fails
+// with ErrAlreadyConnectedUnsupported.
+func HandOver(conn syscall.Conn) (int, error) {
+	if alreadyConnectedBroken {
+		return SOCKET_BAD, fmt.Errorf("%w (libcurl %s)", ErrAlreadyConnectedUnsupported, versionString())
+	}
+	fd, err := dupConnFD(conn)
+	if c, ok := conn.(interface{ Close() error }); ok {
+		c.Close()
+	}
+	return fd, err
+}
+
+func dupConnFD(sc syscall.Conn) (int, error) {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return SOCKET_BAD, err
+	}
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return SOCKET_BAD, err
+	}
+	if dupErr != nil {
+		return SOCKET_BAD, fmt.Errorf("curlsock: dup: %w", dupErr)
+	}
+	return fd, nil
+}

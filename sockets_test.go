@@ -1,0 +1,334 @@
+package curl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// loopbackGuard allows the test servers (loopback, any port) and nothing
+// else the default guard denies.
+func loopbackGuard(extra ...GuardOption) *Guard {
+	return NewGuard(append([]GuardOption{WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithAnyPort()}, extra...)...)
+}
+
+// The guard sees the address libcurl really connects to, however the URL
+// spells it: encoded IPv4 forms, mapped IPv6, 0.0.0.0, names pinned with
+// RESOLVE. None of them reaches the server.
+func TestGuardEndToEnd(t *testing.T) {
+	srv := newServer(t, "tcp4")
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	for _, tc := range []struct {
+		name    string
+		url     string
+		resolve []string
+	}{
+		{"decimal", "http://2130706433:" + port + "/", nil},
+		{"hex", "http://0x7f000001:" + port + "/", nil},
+		{"octal", "http://0177.0.0.1:" + port + "/", nil},
+		{"short", "http://127.1:" + port + "/", nil},
+		{"mapped", "http://[::ffff:127.0.0.1]:" + port + "/", nil},
+		{"zero", "http://0.0.0.0:" + port + "/", nil},
+		{"resolve", "http://internal.test:" + port + "/", []string{"internal.test:" + port + ":127.0.0.1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noLeaks(t)
+			e, _ := newEasy(t)
+			must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(e))
+			must(t, e.Setopt(OPT_URL, tc.url))
+			if tc.resolve != nil {
+				must(t, e.Setopt(OPT_RESOLVE, tc.resolve))
+			}
+			err := e.Perform()
+			if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
+				t.Fatalf("Perform = %v, want ErrProhibitedIP and E_COULDNT_CONNECT", err)
+			}
+		})
+	}
+	if srv.Conns() != 0 {
+		t.Fatalf("the server saw %d connections", srv.Conns())
+	}
+}
+
+// A redirect to a denied address is stopped at its connection attempt; each
+// refused address of the transfer is in the error.
+func TestGuardRedirect(t *testing.T) {
+	noLeaks(t)
+	target := newServer(t, "tcp6")
+	srv := newServerHandler(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+target.Addr+"/inside", http.StatusFound)
+	}))
+	e, _ := newEasy(t)
+	must(t, (&Sockets{Guard: loopbackGuard()}).Install(e))
+	must(t, e.Setopt(OPT_FOLLOWLOCATION, 1))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	err := e.Perform()
+	var perr *Error
+	if !errors.As(err, &perr) || !errors.Is(err, ErrProhibitedIP) || len(perr.Callbacks) != 1 || perr.Callbacks[0].Addr != target.Addr {
+		t.Fatalf("Perform = %v, want one refusal of %s", err, target.Addr)
+	}
+	if srv.Hits() != 1 || target.Conns() != 0 {
+		t.Fatalf("hits %d, target connections %d", srv.Hits(), target.Conns())
+	}
+}
+
+// RESOLVE with a denied and an allowed address: the denied one is refused,
+// the allowed one used, and the transfer succeeds.
+func TestGuardMixedResolve(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	_, port := splitPort(t, srv.Addr)
+	e, body := newEasy(t)
+	var tr bytes.Buffer
+	must(t, (&Sockets{Guard: loopbackGuard(), Trace: NewTrace(&tr)}).Install(e))
+	must(t, e.Setopt(OPT_RESOLVE, []string{"mixed.test:" + port + ":10.9.8.7,127.0.0.1"}))
+	must(t, e.Setopt(OPT_URL, "http://mixed.test:"+port+"/m"))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /m" {
+		t.Fatalf("body %q", body.String())
+	}
+	if !strings.Contains(tr.String(), "10.9.8.7") || !strings.Contains(tr.String(), "refuse") {
+		t.Fatalf("trace lacks the refusal:\n%s", tr.String())
+	}
+}
+
+func splitPort(t *testing.T, addr string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	must(t, err)
+	return h, p
+}
+
+// A connection made by an unguarded handle sits in a shared cache; a guarded
+// handle must not reuse it to reach a denied address.
+func TestGuardConnectionReuse(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	sh := newShare(t, LOCK_DATA_CONNECT)
+	defer func() { must(t, sh.Cleanup()) }()
+	a, _ := newEasy(t)
+	must(t, a.Setopt(OPT_SHARE, sh))
+	must(t, a.Setopt(OPT_URL, srv.url("/a")))
+	must(t, a.Perform())
+	a.Cleanup()
+
+	g, _ := newEasy(t)
+	must(t, g.Setopt(OPT_SHARE, sh))
+	must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(g))
+	must(t, g.Setopt(OPT_URL, srv.url("/g")))
+	err := g.Perform()
+	if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
+		t.Fatalf("Perform over a reused connection = %v, want ErrProhibitedIP", err)
+	}
+	if srv.Hits() != 1 {
+		t.Fatalf("server got %d requests, want only the unguarded one", srv.Hits())
+	}
+	g.Cleanup()
+}
+
+// Unix sockets are denied unless allowed.
+func TestGuardUnix(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "unix")
+	for _, allow := range []bool{false, true} {
+		e, body := newEasy(t)
+		g := loopbackGuard()
+		if allow {
+			g = loopbackGuard(WithUnixSockets())
+		}
+		must(t, (&Sockets{Guard: g}).Install(e))
+		must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
+		must(t, e.Setopt(OPT_URL, "http://localhost/u"))
+		err := e.Perform()
+		if allow {
+			must(t, err)
+			if body.String() != "hello unix /u" {
+				t.Fatalf("body %q", body.String())
+			}
+		} else if !errors.Is(err, ErrProhibitedFamily) {
+			t.Fatalf("Perform = %v, want ErrProhibitedFamily", err)
+		}
+	}
+}
+
+// Schemes other than http and https are closed by default (file:// opens no
+// socket the guard could check), and proxies from the environment are
+// ignored: a proxy would connect to the destination out of the guard's sight.
+func TestGuardProtocolsAndEnvProxy(t *testing.T) {
+	noLeaks(t)
+	e, _ := newEasy(t)
+	must(t, (&Sockets{Guard: loopbackGuard()}).Install(e))
+	must(t, e.Setopt(OPT_URL, "file:///etc/passwd"))
+	if err := e.Perform(); err != CurlError(E_UNSUPPORTED_PROTOCOL) {
+		t.Fatalf("file:// = %v, want E_UNSUPPORTED_PROTOCOL", err)
+	}
+
+	proxy := newServer(t, "tcp4")
+	srv := newServer(t, "tcp4")
+	t.Setenv("http_proxy", "http://"+proxy.Addr)
+	e2, body := newEasy(t)
+	must(t, (&Sockets{Guard: loopbackGuard()}).Install(e2))
+	must(t, e2.Setopt(OPT_URL, srv.url("/direct")))
+	must(t, e2.Perform())
+	if proxy.Hits() != 0 || body.String() != "hello tcp4 /direct" {
+		t.Fatalf("proxy hits %d, body %q: the environment's proxy was used", proxy.Hits(), body.String())
+	}
+}
+
+// A proxy set explicitly is what the guard sees: it allows or refuses the
+// proxy's address, never the destination's (which the proxy connects to).
+func TestGuardExplicitProxy(t *testing.T) {
+	noLeaks(t)
+	proxy := newServer(t, "tcp4") // answers the proxied request itself
+	e, body := newEasy(t)
+	must(t, (&Sockets{Guard: loopbackGuard()}).Install(e))
+	must(t, e.Setopt(OPT_PROXY, "http://"+proxy.Addr))
+	must(t, e.Setopt(OPT_URL, "http://10.0.0.1/through-proxy"))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /through-proxy" {
+		t.Fatalf("body %q", body.String())
+	}
+	e2, _ := newEasy(t)
+	must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(e2))
+	must(t, e2.Setopt(OPT_PROXY, "http://"+proxy.Addr))
+	must(t, e2.Setopt(OPT_URL, "http://example.test/"))
+	if err := e2.Perform(); !errors.Is(err, ErrProhibitedIP) {
+		t.Fatalf("a denied proxy: %v", err)
+	}
+}
+
+// The documented order: rewrite first, then the guard judges the rewritten
+// address, then Control hooks and options, then the trace.
+func TestSocketsOrder(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	dead := closedPort(t)
+	rw, err := ParseRewrite(fmt.Sprintf("127.0.0.1:%d=%s", dead, srv.Addr))
+	must(t, err)
+	var order []string
+	var tr bytes.Buffer
+	s := &Sockets{
+		Rewrite: rw,
+		Guard:   loopbackGuard(),
+		Control: []func(string, string, syscall.RawConn) error{
+			func(network, address string, c syscall.RawConn) error {
+				order = append(order, "control "+network+" "+address)
+				return nil
+			},
+		},
+		Options: []SocketOption{TCPUserTimeout(1500 * time.Millisecond)},
+		Trace:   NewTrace(&tr),
+	}
+	e, body := newEasy(t)
+	must(t, s.Install(e))
+	must(t, e.Setopt(OPT_URL, fmt.Sprintf("http://127.0.0.1:%d/order", dead)))
+	must(t, e.Setopt(OPT_FORBID_REUSE, 1))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /order" {
+		t.Fatalf("body %q", body.String())
+	}
+	if len(order) != 1 || order[0] != "control tcp4 "+srv.Addr {
+		t.Fatalf("control hooks saw %v, want the rewritten address", order)
+	}
+	st := s.Trace.Stats()
+	if st.Opened != 1 || st.Closed != 1 || st.Open != 0 {
+		t.Fatalf("trace stats %+v\n%s", st, tr.String())
+	}
+	if !strings.Contains(tr.String(), fmt.Sprintf("127.0.0.1:%d", dead)) {
+		t.Fatalf("trace does not show the original destination:\n%s", tr.String())
+	}
+	// A guard that denies the rewritten address refuses, though the
+	// original would have been allowed.
+	s2 := *s
+	s2.Guard = NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(dead)))
+	e2, _ := newEasy(t)
+	must(t, s2.Install(e2))
+	must(t, e2.Setopt(OPT_URL, fmt.Sprintf("http://127.0.0.1:%d/order", dead)))
+	if err := e2.Perform(); !errors.Is(err, ErrProhibitedPort) {
+		t.Fatalf("guard after rewrite: %v, want ErrProhibitedPort", err)
+	}
+}
+
+// FROM net.Dialer.Control to libcurl: the guard's own Control method, and a
+// socket-option setter of the kind found in Go code.
+func TestFromControl(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, FromControl(NewGuard().Control)))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	if err := e.Perform(); !errors.Is(err, ErrProhibitedIP) {
+		t.Fatalf("Perform = %v, want ErrProhibitedIP", err)
+	}
+	var mark int
+	setMark := func(network, address string, c syscall.RawConn) error {
+		var inner error
+		if err := c.Control(func(fd uintptr) { inner = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, 42) }); err != nil {
+			return err
+		}
+		return inner
+	}
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, FromControl(setMark)))
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
+		mark, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK)
+		return unix.Close(fd)
+	}))
+	must(t, e.Setopt(OPT_FORBID_REUSE, 1))
+	must(t, e.Perform())
+	if mark != 42 {
+		t.Fatalf("SO_MARK %d, want 42", mark)
+	}
+}
+
+// The FTP active-mode listen socket (local address, port 0) passes a guard,
+// a rewrite and the options untouched.
+func TestSocketsFTPActive(t *testing.T) {
+	noLeaks(t)
+	srv := newFTP(t)
+	rw, err := ParseRewrite("127.0.0.1:9=127.0.0.1:10")
+	must(t, err)
+	e, body := newEasy(t)
+	must(t, (&Sockets{Rewrite: rw, Guard: loopbackGuard(), Protocols: []string{"ftp"},
+		Options: []SocketOption{KeepAlive(net.KeepAliveConfig{Enable: true})}}).Install(e))
+	must(t, e.Setopt(OPT_FTPPORT, "-"))
+	must(t, e.Setopt(OPT_URL, srv.URL()+"hello.txt"))
+	must(t, e.Perform())
+	if body.String() != "hello over ftp\n" {
+		t.Fatalf("body %q", body.String())
+	}
+}
+
+// Hand-over of a connection dialed by Go: libcurl ≥ 8.0 takes it; 7.88.x
+// cannot (curl #10626), and Install says so naming the version.
+func TestSocketsDialer(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	var dialed []string
+	d := &net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
+		dialed = append(dialed, address)
+		return nil
+	}}
+	e, body := newEasy(t)
+	err := (&Sockets{Dialer: d}).Install(e)
+	if alreadyConnectedBroken {
+		if !errors.Is(err, ErrAlreadyConnectedUnsupported) || !strings.Contains(err.Error(), versionString()) {
+			t.Fatalf("Install on libcurl %s = %v, want ErrAlreadyConnectedUnsupported naming the version", versionString(), err)
+		}
+		return
+	}
+	must(t, err)
+	must(t, e.Setopt(OPT_URL, srv.url("/dialed")))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /dialed" || len(dialed) != 1 || dialed[0] != srv.Addr {
+		t.Fatalf("body %q, Go dialed %v", body.String(), dialed)
+	}
+}
