@@ -40,5 +40,9 @@ test-curl8: deps
 test-asan: deps
 	$(GO) test -asan -short -count=1 .
 
+# The curlsock CLI's self-contained demo, against servers it starts on
+# loopback: a fetch with its socket trace, a rewritten destination, and a
+# redirect to a private address that the guard stops.
 demo: deps
-	$(GO) test -count=1 -run '^Example' -v .
+	$(GO) build -o curlsock ./cmd/curlsock
+	./curlsock

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bin is the curlsock binary the tests run, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "curlsock-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "curlsock")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building curlsock: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func curlsock(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func server(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/private":
+			http.Redirect(w, r, "http://10.1.2.3/secret", http.StatusFound)
+		default:
+			fmt.Fprintf(w, "hi %s", r.URL.Path)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	return srv, port
+}
+
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	return port
+}
+
+func TestFetch(t *testing.T) {
+	srv, port := server(t)
+	out := filepath.Join(t.TempDir(), "body")
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		stdout    string
+		stderrHas []string
+		fileBody  string
+	}{
+		{name: "plain", args: []string{srv.URL + "/a"}, stdout: "hi /a"},
+		{name: "flags-after-url", args: []string{srv.URL + "/b", "-s"}, stdout: "hi /b"},
+		{name: "output-file", args: []string{"-o", out, srv.URL + "/file"}, fileBody: "hi /file"},
+		{name: "resolve", args: []string{"--resolve", "svc.test:" + port + ":127.0.0.1", "http://svc.test:" + port + "/r"}, stdout: "hi /r"},
+		{name: "refused", args: []string{"http://127.0.0.1:" + closedPort(t) + "/"}, code: 7},
+		{name: "guard-denies-loopback", args: []string{"--guard", srv.URL + "/"}, code: 7,
+			stderrHas: []string{"prohibited IP", "127.0.0.1"}},
+		{name: "guard-allows", args: []string{"--allow", "127.0.0.1/32", "--port", port, srv.URL + "/ok"}, stdout: "hi /ok"},
+		{name: "guard-port", args: []string{"--allow", "127.0.0.1", srv.URL + "/"}, code: 7,
+			stderrHas: []string{"prohibited port"}},
+		{name: "deny-wins", args: []string{"--allow", "127.0.0.0/8", "--deny", "127.0.0.1", "--port", port, srv.URL + "/"}, code: 7,
+			stderrHas: []string{"prohibited IP"}},
+		{name: "redirect-to-private", args: []string{"-L", "--allow", "127.0.0.1", "--port", port, "--port", "80", srv.URL + "/private"}, code: 7,
+			stderrHas: []string{"10.1.2.3", "prohibited IP"}},
+		{name: "map", args: []string{"--map", "127.0.0.1:" + closedPort(t) + "=127.0.0.1:" + port, "http://127.0.0.1:" + closedPort(t) + "/m"}, code: 7},
+		{name: "silent", args: []string{"-s", "--guard", srv.URL + "/"}, code: 7},
+		{name: "trace", args: []string{"--trace-sockets", srv.URL + "/t"}, stdout: "hi /t",
+			stderrHas: []string{"open", "127.0.0.1:" + port, "close"}},
+		{name: "socket-options", args: []string{"--keepalive", "10s", "--tcp-user-timeout", "2s", "--sndbuf", "65536", "--rcvbuf", "65536", srv.URL + "/o"}, stdout: "hi /o"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := curlsock(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", r.code, tc.code, r.stderr)
+			}
+			if tc.stdout != "" && r.stdout != tc.stdout {
+				t.Errorf("stdout %q, want %q", r.stdout, tc.stdout)
+			}
+			for _, s := range tc.stderrHas {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+				}
+			}
+			if tc.name == "silent" && r.stderr != "" {
+				t.Errorf("-s printed %q", r.stderr)
+			}
+			if tc.fileBody != "" {
+				b, err := os.ReadFile(out)
+				if err != nil || string(b) != tc.fileBody {
+					t.Errorf("file %q (%v), want %q", b, err, tc.fileBody)
+				}
+			}
+		})
+	}
+}
+
+// A rewrite sends the transfer to another destination: a port nothing
+// listens on to the server, and TCP to a unix socket.
+func TestMap(t *testing.T) {
+	_, port := server(t)
+	dead := closedPort(t)
+	r := curlsock(t, "--map", "127.0.0.1:"+dead+"=127.0.0.1:"+port, "http://127.0.0.1:"+dead+"/moved")
+	if r.code != 0 || r.stdout != "hi /moved" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	sock := unixServer(t)
+	r = curlsock(t, "--map", "127.0.0.1:"+dead+"="+sock, "http://127.0.0.1:"+dead+"/viaunix")
+	if r.code != 0 || r.stdout != "unix /viaunix" {
+		t.Fatalf("to unix: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func unixServer(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "unix %s", r.URL.Path)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return path
+}
+
+func TestUnixSocket(t *testing.T) {
+	sock := unixServer(t)
+	if r := curlsock(t, "--unix-socket", sock, "http://localhost/u"); r.code != 0 || r.stdout != "unix /u" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	r := curlsock(t, "--guard", "--unix-socket", sock, "http://localhost/u")
+	if r.code != 7 || !strings.Contains(r.stderr, "prohibited address family") {
+		t.Fatalf("guarded: exit %d, stderr %s", r.code, r.stderr)
+	}
+	if r := curlsock(t, "--allow-unix", "--unix-socket", sock, "http://localhost/u"); r.code != 0 {
+		t.Fatalf("--allow-unix: exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--allow", "not-a-cidr", "http://x/"},
+		{"--deny", "10.0.0.0/33", "http://x/"},
+		{"--port", "0", "http://x/"},
+		{"--port", "70000", "http://x/"},
+		{"--map", "nonsense", "http://x/"},
+		{"--resolve", "nohost", "http://x/"},
+		{"--sndbuf", "-1", "http://x/"},
+		{"--no-such-flag", "http://x/"},
+		{"http://a/", "http://b/"},
+	} {
+		r := curlsock(t, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "curlsock:") && !strings.Contains(r.stderr, "usage") {
+			t.Errorf("%q: exit %d, stderr %q; want %d with a message", args, r.code, r.stderr, exitUsage)
+		}
+	}
+}
+
+// Without a URL: the demo's three scenarios, each with the outcome it shows.
+func TestDemo(t *testing.T) {
+	r := curlsock(t)
+	if r.code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{
+		"== 1. A normal fetch", "hello from the demo server", "open",
+		"== 2. A rewritten destination", "rewritten from 192.0.2.1:80",
+		"== 3. A redirect to a private address", "10.0.0.1", "prohibited IP", "exit status 7",
+	} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("demo output lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "safety net") {
+		t.Errorf("the guard let something through to the demo's safety net:\n%s", r.stdout)
+	}
+}
