@@ -288,14 +288,13 @@ func dialHandover(d *net.Dialer, network, address string) (int, error) {
 // 7.88.0–7.88.1 cannot take connected sockets (curl #10626): there it fails
 // with ErrAlreadyConnectedUnsupported.
 func HandOver(conn syscall.Conn) (int, error) {
+	if c, ok := conn.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
 	if alreadyConnectedBroken {
 		return SOCKET_BAD, fmt.Errorf("%w (libcurl %s)", ErrAlreadyConnectedUnsupported, versionString())
 	}
-	fd, err := dupConnFD(conn)
-	if c, ok := conn.(interface{ Close() error }); ok {
-		c.Close()
-	}
-	return fd, err
+	return dupConnFD(conn)
 }
 
 func dupConnFD(sc syscall.Conn) (int, error) {

@@ -332,3 +332,32 @@ func TestSocketsDialer(t *testing.T) {
 		t.Fatalf("body %q, Go dialed %v", body.String(), dialed)
 	}
 }
+
+// Any fd-backed net.Conn can be handed over; libcurl owns a duplicate of its
+// socket and the Go side keeps nothing open (checked by noLeaks).
+func TestHandOverConn(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "unix")
+	e, body := newEasy(t)
+	must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
+	must(t, e.Setopt(OPT_URL, "http://localhost/handed"))
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) {
+		conn, err := net.Dial("unix", addr.Path)
+		if err != nil {
+			return SOCKET_BAD, err
+		}
+		return HandOver(conn.(*net.UnixConn))
+	}))
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, func(any, int, SockType) (int, error) { return SOCKOPT_ALREADY_CONNECTED, nil }))
+	err := e.Perform()
+	if alreadyConnectedBroken {
+		if !errors.Is(err, ErrAlreadyConnectedUnsupported) {
+			t.Fatalf("libcurl %s: %v, want ErrAlreadyConnectedUnsupported", versionString(), err)
+		}
+		return
+	}
+	must(t, err)
+	if body.String() != "hello unix /handed" || srv.Conns() != 1 {
+		t.Fatalf("body %q over %d connections", body.String(), srv.Conns())
+	}
+}
