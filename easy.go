@@ -39,17 +39,22 @@ func Wrap(h *gocurl.CURL) *CURL {
 
 func (e *CURL) handle() unsafe.Pointer { return e.CURL.GetHandle() }
 
-// Setopt sets an option (curl_easy_setopt). The socket callback options are
-// handled here; every other option goes to go-curl unchanged.
+// Setopt sets an option (curl_easy_setopt). The callback options take Go
+// functions:
 //
 //	OPT_OPENSOCKETFUNCTION   OpenSocketFunc, or func(any, SockType, *Sockaddr) (int, error)
 //	OPT_SOCKOPTFUNCTION      SockoptFunc, or func(any, int, SockType) (int, error)
 //	OPT_CLOSESOCKETFUNCTION  CloseSocketFunc, or func(any, int) error
-//	OPT_*SOCKETDATA, OPT_SOCKOPTDATA  any value, passed to the callback as clientp
+//	OPT_PREREQFUNCTION       PrereqFunc
+//	OPT_WRITEFUNCTION, OPT_HEADERFUNCTION, OPT_READFUNCTION, OPT_PROGRESSFUNCTION  as in go-curl
+//	OPT_*DATA, OPT_PRIVATE   any value, kept in Go and passed to the callback
 //
-// nil removes a callback. A value of the wrong type is an error wrapping
-// ErrOptionType, as is any value go-curl cannot convert.
-func (e *CURL) Setopt(opt int, param any) (err error) {
+// Other options take what go-curl's take — int or bool for numbers, string
+// for strings, []string for lists — plus int64 for off_t options, []byte for
+// blobs and *CURLSH for OPT_SHARE. nil removes a callback or resets an
+// option. A value libcurl cannot be given safely is refused with an error
+// wrapping ErrOptionType, never a panic.
+func (e *CURL) Setopt(opt int, param any) error {
 	h := e.reg
 	if h.isCleaned() {
 		return ErrHandleClosed
