@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -206,49 +207,58 @@ func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int
 	return fn(data, primary, local, pport, lport), false
 }
 
+// sockaddrPool recycles the Sockaddr handed to open-socket callbacks (valid
+// only during the call, as libcurl's struct is), so that dispatch does not
+// allocate.
+var sockaddrPool = sync.Pool{New: func() any { return new(Sockaddr) }}
+
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
-	h.mu.Lock()
-	fn, data, closer := h.open, h.openData, h.closer
-	h.mu.Unlock()
-	var sa Sockaddr
-	decodeSockaddr(&sa, p)
-	fd, err, panicked := callOpen(fn, data, purpose, &sa, frame, h)
-	if panicked {
-		return SOCKET_BAD
+	sa := sockaddrPool.Get().(*Sockaddr)
+	defer sockaddrPool.Put(sa)
+	decodeSockaddr(sa, p)
+	var fn OpenSocketFunc
+	var data any
+	var closer *closeReg
+	if cb := h.hot.Load(); cb != nil {
+		fn, data, closer = cb.open, cb.openData, cb.closer
 	}
-	fail := func(err error, fd int) int {
-		if fd >= 0 {
-			// The socket was being handed over: refusing it must not leak it.
-			unix.Close(fd)
-		}
-		h.addErr(&CallbackError{Callback: "opensocket", Purpose: purpose, FD: -1, Addr: sa.String(), Err: err})
-		return SOCKET_BAD
-	}
+	fd, err, panicked := callOpen(fn, data, purpose, sa, frame, h)
 	switch {
+	case panicked:
+		return SOCKET_BAD
 	case err != nil:
 		// As everywhere in Go, a result that comes with an error means
 		// nothing: (0, err) must not close stdin.
-		return fail(err, -1)
+		return h.openFailed(purpose, sa, err, -1)
 	case fd == SOCKET_BAD:
-		return fail(ErrRefused, -1)
+		return h.openFailed(purpose, sa, ErrRefused, -1)
 	case fd < 0 || fd > math.MaxInt32:
-		return fail(fmt.Errorf("%w: opensocket returned %d", ErrInvalidFD, fd), -1)
+		return h.openFailed(purpose, sa, fmt.Errorf("%w: opensocket returned %d", ErrInvalidFD, fd), -1)
 	}
 	if sa.changed() {
 		if err := sa.writeBack(p); err != nil {
-			return fail(err, fd)
+			return h.openFailed(purpose, sa, err, fd)
 		}
 	}
+	h.lastDest = *sa
 	if closer != nil {
 		if err := chargeFD(fd, closer); err != nil {
 			// Not a socket of ours to close: report it and leave it alone.
-			return fail(fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+			return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
 		}
 	}
-	h.mu.Lock()
-	h.lastFD, h.lastDest = fd, sa
-	h.mu.Unlock()
+	h.lastFD.Store(int64(fd))
 	return fd
+}
+
+// openFailed records a refused attempt. fd, if not -1, is a socket that was
+// being handed over: refusing it must not leak it.
+func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int) int {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	h.addErr(&CallbackError{Callback: "opensocket", Purpose: purpose, FD: -1, Addr: sa.String(), Err: err})
+	return SOCKET_BAD
 }
 
 func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr, frame uintptr, h *handleReg) (fd int, err error, panicked bool) {
@@ -269,12 +279,11 @@ func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr, frame
 }
 
 func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
-	h.mu.Lock()
-	fn, data := h.sockopt, h.sockoptData
-	h.mu.Unlock()
-	if fn == nil {
+	cb := h.hot.Load()
+	if cb == nil || cb.sockopt == nil {
 		return SOCKOPT_OK
 	}
+	fn, data := cb.sockopt, cb.sockoptData
 	code, err, panicked := callSockopt(fn, data, fd, purpose, frame, h)
 	if panicked {
 		return SOCKOPT_ERROR
@@ -312,11 +321,8 @@ func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType, frame uintp
 // addrOf names the destination of fd for an error message: the address it
 // was opened for, or its peer (an accepted socket).
 func (h *handleReg) addrOf(fd int) string {
-	h.mu.Lock()
-	last, dest := h.lastFD, h.lastDest
-	h.mu.Unlock()
-	if last == fd {
-		return dest.String()
+	if h.lastFD.Load() == int64(fd) {
+		return h.lastDest.String()
 	}
 	if sa, err := unix.Getpeername(fd); err == nil {
 		if s := sockaddrString(sa); s != "" {
@@ -355,18 +361,12 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		return
 	}
 	owner := lookupHandle(c.owner)
-	if !tracked {
-		// Remember what fd is now, to recognise it after a panic.
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) == nil {
-			entry = fdEntry{dev: st.Dev, ino: st.Ino}
-		}
-	}
 	err, panicked := callClose(c, fd, frame, owner)
-	if panicked && entry.ino != 0 && entry.isSame(fd) {
+	if panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is
 		// no longer the same socket it was closed already, and the number may
-		// belong to someone else now.
+		// belong to someone else now; a socket curlsock did not open (another
+		// handle's, on a shared connection) cannot be told apart, and is left.
 		unix.Close(fd)
 	}
 	if tracked {

@@ -68,10 +68,12 @@ func (e *CURL) Setopt(opt int, param any) error {
 		}
 		h.mu.Lock()
 		h.open = fn
+		h.publishLocked()
 		h.mu.Unlock()
 	case OPT_OPENSOCKETDATA:
 		h.mu.Lock()
 		h.openData = param
+		h.publishLocked()
 		h.mu.Unlock()
 		return nil
 	case OPT_SOCKOPTFUNCTION:
@@ -81,10 +83,12 @@ func (e *CURL) Setopt(opt int, param any) error {
 		}
 		h.mu.Lock()
 		h.sockopt = fn
+		h.publishLocked()
 		h.mu.Unlock()
 	case OPT_SOCKOPTDATA:
 		h.mu.Lock()
 		h.sockoptData = param
+		h.publishLocked()
 		h.mu.Unlock()
 		return nil
 	case OPT_CLOSESOCKETFUNCTION:
@@ -135,6 +139,7 @@ func (e *CURL) setCloser(change func()) error {
 	if h.closeFn != nil {
 		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
 	}
+	h.publishLocked()
 	// A transfer under way (in a multi, or a callback changing the option
 	// mid-Perform) may have created a connection that holds the old id but
 	// has no socket yet: keep the old registration until it is idle.
@@ -350,6 +355,7 @@ func (e *CURL) Duphandle() *CURL {
 	dst.sockopt, dst.sockoptData = sockopt, sockoptData
 	dst.prereq, dst.prereqData = prereq, prereqData
 	dst.opts = opts
+	dst.publishLocked()
 	dst.mu.Unlock()
 	err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData })
 	if err == nil {
@@ -386,7 +392,8 @@ func (h *handleReg) detach() *closeReg {
 	h.sockopt, h.sockoptData = nil, nil
 	h.prereq, h.prereqData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
-	h.lastFD, h.lastDest = -1, Sockaddr{}
+	h.publishLocked()
+	h.lastFD.Store(-1)
 	// The C memory is freed by freeOptions, once libcurl is done with it.
 	slists, post := h.opts.slists, h.opts.postfields
 	h.opts = optionState{slists: slists, postfields: post}

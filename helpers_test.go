@@ -144,7 +144,7 @@ func newEasy(t *testing.T) (*CURL, *bytes.Buffer) {
 	return e, body
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package curl
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,17 +34,36 @@ type handleReg struct {
 	prereqData  any
 	closeFn     CloseSocketFunc
 	closeData   any
-	closer      *closeReg // the registration set as CLOSESOCKETDATA, nil without closeFn
-	lastFD      int       // the last socket opened for this handle and its
-	lastDest    Sockaddr  // destination, to name it in sockopt errors
-	errs        []*CallbackError
-	panicked    bool
-	panicVal    any
-	cleaned     bool
-	performing  bool
-	multi       *CURLM      // the curlsock multi the handle is in
-	retired     []*closeReg // replaced while a transfer was under way
-	opts        optionState
+	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without closeFn
+	hot         atomic.Pointer[hotCallbacks] // what the open and sockopt paths read, lock-free
+	lastFD      atomic.Int64                 // the last socket opened for this handle and its
+	// destination, to name it in sockopt errors. Only the thread libcurl
+	// runs the handle's callbacks on touches it, one callback at a time, as
+	// libcurl allows a handle on one thread at a time.
+	lastDest   Sockaddr
+	errs       []*CallbackError
+	panicked   bool
+	panicVal   any
+	cleaned    bool
+	performing bool
+	multi      *CURLM      // the curlsock multi the handle is in
+	retired    []*closeReg // replaced while a transfer was under way
+	opts       optionState
+}
+
+// hotCallbacks is an immutable snapshot of a handle's open-socket and
+// sockopt settings, republished on every change.
+type hotCallbacks struct {
+	open        OpenSocketFunc
+	openData    any
+	sockopt     SockoptFunc
+	sockoptData any
+	closer      *closeReg
+}
+
+// publishLocked republishes the snapshot; h.mu must be held.
+func (h *handleReg) publishLocked() {
+	h.hot.Store(&hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData, closer: h.closer})
 }
 
 type regKind int
@@ -79,18 +99,20 @@ type fdEntry struct {
 	dev, ino uint64
 }
 
+// registry holds every registration. The id lookups that each callback makes
+// go through sync.Maps, which read without a lock: the mutex serialises
+// changes and the socket accounting only.
 var registry = struct {
 	sync.Mutex
 	next    uintptr
-	handles map[uintptr]*handleReg
+	handles sync.Map // id → *handleReg
+	closers sync.Map // id → *closeReg
+	nclose  int      // entries in closers
 	byPtr   map[uintptr]*handleReg
-	closers map[uintptr]*closeReg
 	fds     map[int]fdEntry
 	sweepAt int
 }{
-	handles: map[uintptr]*handleReg{},
 	byPtr:   map[uintptr]*handleReg{},
-	closers: map[uintptr]*closeReg{},
 	fds:     map[int]fdEntry{},
 	sweepAt: 64,
 }
@@ -106,8 +128,9 @@ func handleFor(ptr uintptr) *handleReg {
 	// byPtr forgets a handle before libcurl frees it (forgetPtr), so an
 	// address reused by malloc never finds a dead registration.
 	registry.next++
-	h := &handleReg{id: registry.next, kind: kindEasy, ptr: ptr, lastFD: -1}
-	registry.handles[h.id] = h
+	h := &handleReg{id: registry.next, kind: kindEasy, ptr: ptr}
+	h.lastFD.Store(-1)
+	registry.handles.Store(h.id, h)
 	registry.byPtr[ptr] = h
 	return h
 }
@@ -117,23 +140,24 @@ func newFrameReg(kind regKind) *handleReg {
 	registry.Lock()
 	defer registry.Unlock()
 	registry.next++
-	h := &handleReg{id: registry.next, kind: kind, lastFD: -1}
-	registry.handles[h.id] = h
+	h := &handleReg{id: registry.next, kind: kind}
+	h.lastFD.Store(-1)
+	registry.handles.Store(h.id, h)
 	return h
 }
 
 func lookupHandle(id uintptr) *handleReg {
-	registry.Lock()
-	h := registry.handles[id]
-	registry.Unlock()
-	return h
+	if h, ok := registry.handles.Load(id); ok {
+		return h.(*handleReg)
+	}
+	return nil
 }
 
 func lookupCloser(id uintptr) *closeReg {
-	registry.Lock()
-	c := registry.closers[id]
-	registry.Unlock()
-	return c
+	if c, ok := registry.closers.Load(id); ok {
+		return c.(*closeReg)
+	}
+	return nil
 }
 
 func forgetPtr(h *handleReg) {
@@ -146,9 +170,7 @@ func forgetPtr(h *handleReg) {
 
 func forgetHandle(h *handleReg) {
 	forgetPtr(h)
-	registry.Lock()
-	delete(registry.handles, h.id)
-	registry.Unlock()
+	registry.handles.Delete(h.id)
 }
 
 func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
@@ -156,7 +178,8 @@ func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
 	defer registry.Unlock()
 	registry.next++
 	c := &closeReg{id: registry.next, fn: fn, data: data, owner: owner, handleRef: true}
-	registry.closers[c.id] = c
+	registry.closers.Store(c.id, c)
+	registry.nclose++
 	return c
 }
 
@@ -173,7 +196,9 @@ func unsetCloser(c *closeReg) {
 
 func maybeFreeLocked(c *closeReg) {
 	if c != nil && !c.handleRef && c.sockets == 0 {
-		delete(registry.closers, c.id)
+		if _, ok := registry.closers.LoadAndDelete(c.id); ok {
+			registry.nclose--
+		}
 	}
 }
 
@@ -257,9 +282,9 @@ func Registrations() RegistrationStats {
 	registry.Lock()
 	defer registry.Unlock()
 	sweepLocked()
-	st := RegistrationStats{CloseCallbacks: len(registry.closers), Sockets: len(registry.fds)}
-	for _, h := range registry.handles {
-		switch h.kind {
+	st := RegistrationStats{CloseCallbacks: registry.nclose, Sockets: len(registry.fds)}
+	registry.handles.Range(func(_, v any) bool {
+		switch v.(*handleReg).kind {
 		case kindEasy:
 			st.Handles++
 		case kindMulti:
@@ -267,6 +292,7 @@ func Registrations() RegistrationStats {
 		case kindShare:
 			st.Shares++
 		}
-	}
+		return true
+	})
 	return st
 }

@@ -248,7 +248,8 @@ func (sa *Sockaddr) writeBack(p *C.struct_curl_sockaddr) error {
 	if err != nil {
 		return err
 	}
-	C.memcpy(unsafe.Pointer(&p.addr), unsafe.Pointer(&buf[0]), C.size_t(n))
+	// Copied in Go: handing &buf to C would move it to the heap.
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&p.addr)), n), buf[:n])
 	p.family = C.int(family)
 	p.protocol = C.int(protocol)
 	p.addrlen = C.uint(n)
