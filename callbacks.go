@@ -240,7 +240,7 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 			return h.openFailed(purpose, sa, err, fd)
 		}
 	}
-	h.lastDest = *sa
+	h.lastAddr, h.lastPath = sa.Addr, sa.Path
 	if closer != nil {
 		if err := chargeFD(fd, closer); err != nil {
 			// Not a socket of ours to close: report it and leave it alone.
@@ -322,7 +322,7 @@ func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType, frame uintp
 // was opened for, or its peer (an accepted socket).
 func (h *handleReg) addrOf(fd int) string {
 	if h.lastFD.Load() == int64(fd) {
-		return h.lastDest.String()
+		return (&Sockaddr{Addr: h.lastAddr, Path: h.lastPath}).String()
 	}
 	if sa, err := unix.Getpeername(fd); err == nil {
 		if s := sockaddrString(sa); s != "" {

@@ -1,6 +1,7 @@
 package curl
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +41,8 @@ type handleReg struct {
 	// destination, to name it in sockopt errors. Only the thread libcurl
 	// runs the handle's callbacks on touches it, one callback at a time, as
 	// libcurl allows a handle on one thread at a time.
-	lastDest   Sockaddr
+	lastAddr   netip.AddrPort
+	lastPath   string
 	errs       []*CallbackError
 	panicked   bool
 	panicVal   any
