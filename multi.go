@@ -81,13 +81,22 @@ func (m *CURLM) Cleanup() error {
 	}
 	var rc C.CURLMcode
 	m.reg.drive(func() { rc = C.curl_multi_cleanup(p) })
+	if rc != C.CURLM_OK {
+		// libcurl refused (CURLM_RECURSIVE_API_CALL from inside one of the
+		// multi's callbacks): the multi lives on, and so must its state.
+		m.mu.Lock()
+		m.handle, m.easies = p, easies
+		m.mu.Unlock()
+		m.reg.raise()
+		return multiErr(rc)
+	}
 	for _, e := range easies {
 		e.reg.setMulti(nil)
 		e.reg.releaseRetired()
 	}
 	forgetHandle(m.reg)
 	m.reg.raise()
-	return multiErr(rc)
+	return nil
 }
 
 // Perform runs the transfers that are ready (curl_multi_perform) and returns
