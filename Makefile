@@ -46,3 +46,27 @@ test-asan: deps
 demo: deps
 	$(GO) build -o curlsock ./cmd/curlsock
 	./curlsock
+
+# The end-to-end benchmark (bench/, BENCHMARKS.md): fresh-connection GETs
+# against a local nginx, curlsock's Go socket callbacks against C ones,
+# go-curl and pycurl. Installs nginx-light and python3-pycurl when missing,
+# prints one markdown table and writes it to bench/results.md. Not part of
+# `make test`. Flags: make bench BENCHFLAGS="-rounds 11 -n 500"; against
+# libcurl 8.x (as test-curl8 does): make bench BENCH_CURL8=1.
+.PHONY: bench
+bench: deps
+	@missing=; \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx-light"; \
+	/usr/bin/python3 -c 'import pycurl' >/dev/null 2>&1 || missing="$$missing python3-pycurl"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing" >&2; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@set -e; out=; \
+	if [ -n "$(BENCH_CURL8)" ]; then \
+		E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; out="-out bench/results-curl8.md"; \
+	fi; \
+	echo "$(GO) run ./bench $$out $(BENCHFLAGS)"; \
+	$(GO) run ./bench $$out $(BENCHFLAGS)
