@@ -188,6 +188,9 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	if (family == unix.AF_INET || family == unix.AF_INET6) && !sa.Addr.IsValid() {
+		return 0, 0, 0, fmt.Errorf("%w: no address", ErrInvalidAddress)
+	}
 	*buf = [sockaddrStorage]byte{}
 	binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
 	switch family {
@@ -211,6 +214,9 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 		n = unix.SizeofSockaddrInet6
 	case unix.AF_UNIX:
 		name := sa.Path
+		if name == "" {
+			return 0, 0, 0, fmt.Errorf("%w: no unix socket path", ErrInvalidAddress)
+		}
 		abstract := name[0] == '@'
 		if abstract {
 			name = name[1:]
@@ -260,8 +266,8 @@ func (sa *Sockaddr) writeBack(p *C.struct_curl_sockaddr) error {
 // or nil for a family it cannot express.
 func (sa *Sockaddr) Sockaddr() unix.Sockaddr {
 	family, _, err := sa.destination()
-	if err != nil {
-		return nil
+	if err != nil || (family == unix.AF_INET || family == unix.AF_INET6) && !sa.Addr.IsValid() {
+		return nil // a family curlsock does not decode, left as libcurl gave it
 	}
 	switch family {
 	case unix.AF_INET:
