@@ -78,10 +78,11 @@ type CurlShareError = gocurl.CurlShareError
 
 // CURLSH is a share handle (curl_share_init). Unlike go-curl's, it can be
 // attached to an easy handle: easy.Setopt(OPT_SHARE, sh). It installs its own
-// lock callbacks, so handles on different goroutines can share cookies, DNS,
-// TLS sessions and the rest safely. Shared connections (LOCK_DATA_CONNECT)
-// suit handles used one at a time, as libcurl documents: it does not support
-// using one connection cache from concurrent threads.
+// lock callbacks, so handles on different goroutines can share DNS and the
+// rest safely. Shared connections (LOCK_DATA_CONNECT), cookies and TLS
+// sessions suit handles used one at a time, as libcurl documents: it does not
+// support sharing them between concurrent transfers (libcurl 8.12–8.14
+// crashes or hangs with concurrent transfers sharing cookies, curl #16838).
 type CURLSH struct {
 	mu     sync.Mutex
 	handle unsafe.Pointer

@@ -62,7 +62,11 @@ func TestShareConnectCache(t *testing.T) {
 }
 
 // Cookies set on one goroutine's handle reach another's, with libcurl's
-// locking done by curlsock's own lock callbacks (run under -race).
+// locking done by curlsock's own lock callbacks (run under -race). The
+// transfers take turns: libcurl does not support sharing cookies between
+// concurrent transfers (CURLSHOPT_SHARE), and since 8.12.0 it reads the
+// shared jar outside the share lock (curl #16838, #17774), so that concurrent
+// ones crash or hang it.
 func TestShareAcrossGoroutines(t *testing.T) {
 	noLeaks(t)
 	srv := newServerHandler(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +91,7 @@ func TestShareAcrossGoroutines(t *testing.T) {
 	setter.Cleanup()
 
 	var wg sync.WaitGroup
+	var cookies sync.Mutex // one cookie-sending transfer at a time
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Add(1)
@@ -101,7 +106,10 @@ func TestShareAcrossGoroutines(t *testing.T) {
 			e.Setopt(OPT_URL, srv.url("/get"))
 			for range 10 {
 				body = body[:0]
-				if err := e.Perform(); err != nil {
+				cookies.Lock()
+				err := e.Perform()
+				cookies.Unlock()
+				if err != nil {
 					errs <- err
 					return
 				}
