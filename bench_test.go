@@ -5,10 +5,11 @@ import (
 	"testing"
 
 	"github.com/curlsock/curlsock/internal/cbench"
+	"golang.org/x/sys/unix"
 )
 
-// fakeFD is what the benchmarks' open-socket callbacks return: a valid fd
-// number that no syscall is made on.
+// fakeFD is what the sockopt and close benchmarks pass: a valid fd number
+// that no syscall is made on.
 const fakeFD = 1 << 20
 
 // BenchmarkDispatch measures each callback's trip C→Go→C as libcurl makes it,
@@ -19,24 +20,29 @@ func BenchmarkDispatch(b *testing.B) {
 		b.ReportAllocs()
 		cbench.Floor(b.N)
 	})
+	// The open benchmarks return one real socket, never connected: curlsock
+	// checks that what it hands libcurl is a socket.
+	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(b, err)
+	defer unix.Close(sock)
 	open := func(b *testing.B, fn OpenSocketFunc) {
 		e := EasyInit()
 		defer e.Cleanup()
 		must(b, e.Setopt(OPT_OPENSOCKETFUNCTION, fn))
 		b.ReportAllocs()
 		b.ResetTimer()
-		if cbench.Open(e.reg.id, b.N, 80) != fakeFD {
+		if cbench.Open(e.reg.id, b.N, 80) != sock {
 			b.Fatal("open refused")
 		}
 	}
 	b.Run("open", func(b *testing.B) {
-		open(b, func(any, SockType, *Sockaddr) (int, error) { return fakeFD, nil })
+		open(b, func(any, SockType, *Sockaddr) (int, error) { return sock, nil })
 	})
 	to := netip.MustParseAddrPort("127.0.0.1:8080")
 	b.Run("open-rewrite", func(b *testing.B) {
 		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) {
 			a.Addr = to
-			return fakeFD, nil
+			return sock, nil
 		})
 	})
 	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")))
@@ -45,7 +51,7 @@ func BenchmarkDispatch(b *testing.B) {
 			if err := g.CheckSockaddr(a); err != nil {
 				return SOCKET_BAD, err
 			}
-			return fakeFD, nil
+			return sock, nil
 		})
 	})
 	b.Run("sockopt", func(b *testing.B) {

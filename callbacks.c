@@ -23,6 +23,12 @@ void curlsock_frame_leave(curlsock_frame_state saved) {
 	curlsock_cur_poisoned = saved.poisoned;
 }
 
+// The frame of the curlsock call driving libcurl on this thread, 0 if none:
+// Go code that finds one is running inside a libcurl callback.
+uintptr_t curlsock_frame_current(void) {
+	return curlsock_cur_frame;
+}
+
 // Only meaningful inside a frame: outside one nothing would ever clear it.
 void curlsock_frame_poison(void) {
 	if (curlsock_cur_frame != 0)

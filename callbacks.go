@@ -26,8 +26,6 @@ import (
 // thread (0 when libcurl was driven behind curlsock's back, e.g. through
 // go-curl's own multi).
 
-var errNotSocket = fmt.Errorf("%w: not a socket", ErrInvalidFD)
-
 //export curlsockGoOpen
 func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr, frame C.uintptr_t) C.curl_socket_t {
 	h := lookupHandle(uintptr(id))
@@ -81,9 +79,10 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 	}
 	// A copy, as go-curl made: callers may keep the slice.
 	buf := C.GoBytes(unsafe.Pointer(ptr), C.int(n))
-	ok, panicked := callWrite(fn, buf, data, uintptr(frame), h)
+	ok, p := callWrite(fn, buf, data)
 	switch {
-	case panicked:
+	case p.panicked:
+		recordPanic(uintptr(frame), h, p.value)
 		return 0
 	case ok:
 		return n
@@ -92,14 +91,26 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 	return C.CURL_WRITEFUNC_PAUSE
 }
 
-func callWrite(fn func([]byte, any) bool, buf []byte, data any, frame uintptr, h *handleReg) (ok, panicked bool) {
+// recovered is what a callback's recovery saw. panicked tells a panic from a
+// return even for panic(nil) under GODEBUG=panicnil=1, where recover gives
+// nil. The caller records it (recordPanic): runtime.Goexit runs the same
+// deferred recovery, which cannot stop it, and then the caller never resumes
+// and nothing is recorded that a later call would raise.
+type recovered struct {
+	panicked bool
+	value    any
+}
+
+func callWrite(fn func([]byte, any) bool, buf []byte, data any) (ok bool, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			ok, panicked = false, true
+		if !returned {
+			ok, p = false, recovered{true, recover()}
 		}
 	}()
-	return fn(buf, data), false
+	ok = fn(buf, data)
+	returned = true
+	return ok, p
 }
 
 //export curlsockGoRead
@@ -115,9 +126,10 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 		return C.CURL_READFUNC_ABORT
 	}
 	buf := make([]byte, int(n))
-	got, panicked := callRead(fn, buf, data, uintptr(frame), h)
+	got, p := callRead(fn, buf, data)
 	switch {
-	case panicked:
+	case p.panicked:
+		recordPanic(uintptr(frame), h, p.value)
 		return C.CURL_READFUNC_ABORT
 	case got == C.CURL_READFUNC_ABORT || got == C.CURL_READFUNC_PAUSE:
 		return C.size_t(got)
@@ -131,14 +143,16 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 	return C.size_t(got)
 }
 
-func callRead(fn func([]byte, any) int, buf []byte, data any, frame uintptr, h *handleReg) (n int, panicked bool) {
+func callRead(fn func([]byte, any) int, buf []byte, data any) (n int, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			n, panicked = 0, true
+		if !returned {
+			n, p = 0, recovered{true, recover()}
 		}
 	}()
-	return fn(buf, data), false
+	n = fn(buf, data)
+	returned = true
+	return n, p
 }
 
 //export curlsockGoProgress
@@ -153,20 +167,27 @@ func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double,
 	if fn == nil {
 		return 0
 	}
-	if callProgress(fn, float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data, uintptr(frame), h) {
+	ok, p := callProgress(fn, float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data)
+	if p.panicked {
+		recordPanic(uintptr(frame), h, p.value)
+		return 1
+	}
+	if ok {
 		return 0
 	}
 	return 1 // abort: CURLE_ABORTED_BY_CALLBACK
 }
 
-func callProgress(fn func(float64, float64, float64, float64, any) bool, dt, dn, ut, un float64, data any, frame uintptr, h *handleReg) (ok bool) {
+func callProgress(fn func(float64, float64, float64, float64, any) bool, dt, dn, ut, un float64, data any) (ok bool, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			ok = false
+		if !returned {
+			ok, p = false, recovered{true, recover()}
 		}
 	}()
-	return fn(dt, dn, ut, un, data)
+	ok = fn(dt, dn, ut, un, data)
+	returned = true
+	return ok, p
 }
 
 //export curlsockGoPrereq
@@ -182,8 +203,9 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 		return C.CURL_PREREQFUNC_OK
 	}
 	primary, local := C.GoString(primaryIP), C.GoString(localIP)
-	err, panicked := callPrereq(fn, data, primary, local, int(primaryPort), int(localPort), uintptr(frame), h)
-	if panicked {
+	err, p := callPrereq(fn, data, primary, local, int(primaryPort), int(localPort))
+	if p.panicked {
+		recordPanic(uintptr(frame), h, p.value)
 		return C.CURL_PREREQFUNC_ABORT
 	}
 	if err != nil {
@@ -197,14 +219,16 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	return C.CURL_PREREQFUNC_OK
 }
 
-func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int, frame uintptr, h *handleReg) (err error, panicked bool) {
+func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int) (err error, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			err, panicked = nil, true
+		if !returned {
+			err, p = nil, recovered{true, recover()}
 		}
 	}()
-	return fn(data, primary, local, pport, lport), false
+	err = fn(data, primary, local, pport, lport)
+	returned = true
+	return err, p
 }
 
 // sockaddrPool recycles the Sockaddr handed to open-socket callbacks (valid
@@ -222,9 +246,10 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	if cb := h.hot.Load(); cb != nil {
 		fn, data, closer = cb.open, cb.openData, cb.closer
 	}
-	fd, err, panicked := callOpen(fn, data, purpose, sa, frame, h)
+	fd, err, rec := callOpen(fn, data, purpose, sa)
 	switch {
-	case panicked:
+	case rec.panicked:
+		recordPanic(frame, h, rec.value)
 		return SOCKET_BAD
 	case err != nil:
 		// As everywhere in Go, a result that comes with an error means
@@ -240,12 +265,17 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 			return h.openFailed(purpose, sa, err, fd)
 		}
 	}
+	// libcurl connects whatever it is given and closes it when done, with
+	// close() when no close-socket callback is set. Anything but an open
+	// socket (a closed number, a pipe, a file, stdin) is not ours to hand
+	// over: report it and leave it alone, close-socket callback or not.
+	st, err := socketStat(fd)
+	if err != nil {
+		return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+	}
 	h.lastAddr, h.lastPath = sa.Addr, sa.Path
 	if closer != nil {
-		if err := chargeFD(fd, closer); err != nil {
-			// Not a socket of ours to close: report it and leave it alone.
-			return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
-		}
+		chargeFD(fd, st, closer)
 	}
 	h.lastFD.Store(int64(fd))
 	return fd
@@ -261,21 +291,22 @@ func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int
 	return SOCKET_BAD
 }
 
-func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr, frame uintptr, h *handleReg) (fd int, err error, panicked bool) {
+func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr) (fd int, err error, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			fd, err, panicked = SOCKET_BAD, nil, true
+		if !returned {
+			fd, err, p = SOCKET_BAD, nil, recovered{true, recover()}
 		}
 	}()
 	if fn == nil {
 		// Installed only so that the sockets a close-socket callback will
 		// see are accounted for: open what libcurl would have opened.
 		fd, err = OpenSocket(sa)
-		return fd, err, false
+	} else {
+		fd, err = fn(data, purpose, sa)
 	}
-	fd, err = fn(data, purpose, sa)
-	return fd, err, false
+	returned = true
+	return fd, err, p
 }
 
 func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
@@ -284,8 +315,9 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 		return SOCKOPT_OK
 	}
 	fn, data := cb.sockopt, cb.sockoptData
-	code, err, panicked := callSockopt(fn, data, fd, purpose, frame, h)
-	if panicked {
+	code, err, p := callSockopt(fn, data, fd, purpose)
+	if p.panicked {
+		recordPanic(frame, h, p.value)
 		return SOCKOPT_ERROR
 	}
 	switch {
@@ -307,15 +339,16 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	return SOCKOPT_ERROR
 }
 
-func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType, frame uintptr, h *handleReg) (code int, err error, panicked bool) {
+func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType) (code int, err error, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, h, r)
-			code, err, panicked = SOCKOPT_ERROR, nil, true
+		if !returned {
+			code, err, p = SOCKOPT_ERROR, nil, recovered{true, recover()}
 		}
 	}()
 	code, err = fn(data, fd, purpose)
-	return code, err, false
+	returned = true
+	return code, err, p
 }
 
 // addrOf names the destination of fd for an error message: the address it
@@ -361,8 +394,11 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		return
 	}
 	owner := lookupHandle(c.owner)
-	err, panicked := callClose(c, fd, frame, owner)
-	if panicked && tracked && entry.isSame(fd) {
+	err, p := callClose(c, fd)
+	if p.panicked {
+		recordPanic(frame, owner, p.value)
+	}
+	if p.panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is
 		// no longer the same socket it was closed already, and the number may
 		// belong to someone else now; a socket curlsock did not open (another
@@ -379,14 +415,16 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 	}
 }
 
-func callClose(c *closeReg, fd int, frame uintptr, owner *handleReg) (err error, panicked bool) {
+func callClose(c *closeReg, fd int) (err error, p recovered) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			recordPanic(frame, owner, r)
-			err, panicked = nil, true
+		if !returned {
+			err, p = nil, recovered{true, recover()}
 		}
 	}()
-	return c.fn(c.data, fd), false
+	err = c.fn(c.data, fd)
+	returned = true
+	return err, p
 }
 
 // recordPanic stores a recovered panic where the curlsock call that drove

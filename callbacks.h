@@ -29,6 +29,7 @@ typedef struct {
 curlsock_frame_state curlsock_frame_enter(uintptr_t frame);
 void curlsock_frame_leave(curlsock_frame_state saved);
 void curlsock_frame_poison(void);
+uintptr_t curlsock_frame_current(void);
 
 // Option setters with the exact C types libcurl's variadic setopt expects.
 CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id);

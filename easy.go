@@ -247,11 +247,20 @@ func (e *CURL) Perform() error {
 	}
 	h.raise()
 	h.mu.Lock()
-	h.errs = nil
-	h.performing = true
+	// From inside one of the handle's own callbacks, or while the handle is
+	// in a multi, libcurl refuses the call (E_FAILED_INIT): the transfer
+	// under way keeps its callback errors and its state.
+	nested := h.performing || h.multi != nil
+	if !nested {
+		h.errs = nil
+		h.performing = true
+	}
 	h.mu.Unlock()
 	var err error
 	h.drive(func() { err = e.CURL.Perform() })
+	if nested {
+		return err
+	}
 	h.mu.Lock()
 	errs := h.errs
 	h.errs = nil
@@ -280,7 +289,10 @@ func (e *CURL) CallbackErrors() []*CallbackError {
 
 // Cleanup ends the session (curl_easy_cleanup). Close-socket callbacks that
 // libcurl may still call later, from a connection cache that outlives the
-// handle, stay valid. Calling it twice is harmless.
+// handle, stay valid. Calling it twice is harmless. Called from a callback
+// while libcurl is still running, it closes the handle for its caller at
+// once, and frees it when the curlsock call driving libcurl returns; the
+// handle's own Perform then fails without running more Go callbacks.
 func (e *CURL) Cleanup() {
 	h := e.reg
 	h.mu.Lock()
@@ -289,6 +301,36 @@ func (e *CURL) Cleanup() {
 	h.mu.Unlock()
 	if done {
 		return
+	}
+	if currentFrame() == h {
+		C.curlsock_frame_poison()
+	}
+	if e.cleanup() {
+		h.raise()
+	}
+}
+
+// currentFrame returns the frame of the curlsock call that is driving
+// libcurl on this thread: non-nil only inside a libcurl callback, where the
+// goroutine is locked to the thread.
+func currentFrame() *handleReg {
+	if id := uintptr(C.curlsock_frame_current()); id != 0 {
+		return lookupHandle(id)
+	}
+	return nil
+}
+
+// cleanup frees the handle and reports whether it did. Inside a callback it
+// leaves that to the frame libcurl is running (see drive): curl_easy_cleanup
+// frees a handle libcurl is still using without checking, and libcurl
+// (7.88 and 8.x) then crashes, hangs or leaks.
+func (e *CURL) cleanup() bool {
+	h := e.reg
+	if f := currentFrame(); f != nil {
+		f.mu.Lock()
+		f.deferred = append(f.deferred, e)
+		f.mu.Unlock()
+		return false
 	}
 	// Before libcurl frees the handle: malloc may give its address to the
 	// next handle at once, and that one must not find this registration.
@@ -307,7 +349,7 @@ func (e *CURL) Cleanup() {
 	h.releaseRetired()
 	h.freeOptions()
 	forgetHandle(h)
-	h.raise()
+	return true
 }
 
 // Reset resets every option (curl_easy_reset), the socket callbacks included;
@@ -403,6 +445,28 @@ func (h *handleReg) detach() *closeReg {
 // drive runs f, a call into libcurl, as a frame: callbacks that libcurl runs
 // on this thread during f report panics to h.
 func (h *handleReg) drive(f func()) {
+	h.frame(f)
+	// Handles cleaned up from callbacks during f, now that libcurl has
+	// returned; inside an outer frame, cleanup hands them on to it.
+	h.mu.Lock()
+	deferred := h.deferred
+	h.deferred = nil
+	h.mu.Unlock()
+	for _, e := range deferred {
+		if e.cleanup() {
+			// A callback's panic during that cleanup is raised by this call.
+			if p, v := e.reg.takePanic(); p {
+				h.mu.Lock()
+				if !h.panicked {
+					h.panicked, h.panicVal = true, v
+				}
+				h.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (h *handleReg) frame(f func()) {
 	// The frame lives in a C thread-local: f's cgo call must run on the
 	// thread that recorded it.
 	runtime.LockOSThread()
@@ -416,13 +480,17 @@ func (h *handleReg) drive(f func()) {
 
 // raise raises again a panic recovered in a callback.
 func (h *handleReg) raise() {
-	h.mu.Lock()
-	p, v := h.panicked, h.panicVal
-	h.panicked, h.panicVal = false, nil
-	h.mu.Unlock()
-	if p {
+	if p, v := h.takePanic(); p {
 		panic(v)
 	}
+}
+
+func (h *handleReg) takePanic() (bool, any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, v := h.panicked, h.panicVal
+	h.panicked, h.panicVal = false, nil
+	return p, v
 }
 
 func asOpenSocketFunc(param any) (OpenSocketFunc, error) {

@@ -146,9 +146,12 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	p := e.CURL.GetHandle()
 	var rc C.CURLMcode
 	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
-	m.forget(p)
-	e.reg.setMulti(nil)
-	e.reg.releaseRetired()
+	if rc != C.CURLM_RECURSIVE_API_CALL {
+		// Unless refused from inside a callback, the handle is out.
+		m.forget(p)
+		e.reg.setMulti(nil)
+		e.reg.releaseRetired()
+	}
 	m.reg.raise()
 	return multiErr(rc)
 }

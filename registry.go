@@ -50,6 +50,7 @@ type handleReg struct {
 	performing bool
 	multi      *CURLM      // the curlsock multi the handle is in
 	retired    []*closeReg // replaced while a transfer was under way
+	deferred   []*CURL     // cleaned up from callbacks of this frame's call
 	opts       optionState
 }
 
@@ -207,14 +208,7 @@ func maybeFreeLocked(c *closeReg) {
 // chargeFD records that fd, just handed to libcurl, will be closed through a
 // close-socket callback, and keeps c alive until then. A number already in the
 // table was closed behind our back and reused: that entry is released.
-func chargeFD(fd int, c *closeReg) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return errNotSocket
-	}
+func chargeFD(fd int, st unix.Stat_t, c *closeReg) {
 	registry.Lock()
 	defer registry.Unlock()
 	if old, ok := registry.fds[fd]; ok {
@@ -228,7 +222,19 @@ func chargeFD(fd int, c *closeReg) error {
 		// Amortized: a sweep costs one fstat per tracked socket.
 		registry.sweepAt = 2*len(registry.fds) + 64
 	}
-	return nil
+}
+
+// socketStat returns the identity of fd, an open-socket callback's result,
+// or an error if fd is not an open socket.
+func socketStat(fd int) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return st, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return st, unix.ENOTSOCK
+	}
+	return st, nil
 }
 
 // takeFD removes fd from the table before it is closed, so that a new socket
