@@ -8,7 +8,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 CURL8_PREFIX ?= $(CURDIR)/.curl8
 TESTFLAGS ?= -race -count=1
 
-.PHONY: all deps test test-curl8 test-asan vet demo
+.PHONY: all deps test test-curl8 test-asan test-cgocheck vet demo
 
 all: test
 
@@ -35,10 +35,18 @@ test-curl8: deps
 	E=$$(scripts/curl8.sh $(CURL8_PREFIX)) && eval "$$E" && \
 		$(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...
 
+# With CURL8=1 the targets below run against libcurl 8.x from the private
+# prefix, as test-curl8 does.
+CURL8_ENV = $(if $(CURL8),E=$$(scripts/curl8.sh $(CURL8_PREFIX)) && eval "$$E" &&,)
+
 # AddressSanitizer on the C side, with LeakSanitizer checking at exit that no
 # C memory (lists, strings, shares) is left behind.
 test-asan: deps
-	$(GO) test -asan -short -count=1 .
+	$(CURL8_ENV) $(GO) test -asan -short -count=1 .
+
+# cgo's full pointer checks: no Go pointer is ever stored in C memory.
+test-cgocheck: deps
+	$(CURL8_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -short -count=1 .
 
 # The curlsock CLI's self-contained demo, against servers it starts on
 # loopback: a fetch with its socket trace, a rewritten destination, and a
@@ -70,3 +78,36 @@ bench: deps
 	fi; \
 	echo "$(GO) run ./bench $$out $(BENCHFLAGS)"; \
 	$(GO) run ./bench $$out $(BENCHFLAGS)
+
+# The long stress run (stress_test.go): CURLSOCK_STRESS goroutines × transfers
+# against loopback servers — successes, refusals, connect timeouts, sockopt
+# errors, TLS failures, redirects, reused and fresh connections, easy and
+# multi, guarded and not — then the process's fds, the socket callbacks' opens
+# and closes and curlsock's registrations checked. `make test` runs it at 8x50.
+# Bounded by STRESS_TIME (no new transfer starts past it). Against libcurl
+# 8.x (as test-curl8 does): make stress STRESS_CURL8=1.
+STRESS ?= 64x2000
+STRESS_TIME ?= 10m
+.PHONY: stress
+stress: deps
+	@set -e; \
+	if [ -n "$(STRESS_CURL8)" ]; then E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; fi; \
+	echo "CURLSOCK_STRESS=$(STRESS) CURLSOCK_STRESS_TIME=$(STRESS_TIME) $(GO) test -count=1 -run '^TestStress$$' -v -timeout 30m ."; \
+	CURLSOCK_STRESS=$(STRESS) CURLSOCK_STRESS_TIME=$(STRESS_TIME) \
+		$(GO) test -count=1 -run '^TestStress$$' -v -timeout 30m .
+
+# Fuzzing (fuzz_test.go, cmd/curlsock/fuzz_test.go): each target for FUZZTIME
+# (`go test` alone runs only their seeds). A failing input is saved under
+# testdata/fuzz/<target>/ (cmd/curlsock/testdata/... for FuzzParseArgs): check
+# it in with the fix, and every later `go test` replays it.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzSockaddrDecode FuzzSockaddrEncode FuzzGuard FuzzRewrite
+.PHONY: fuzz
+fuzz: deps
+	@set -e; \
+	for f in $(FUZZ_TARGETS); do \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME) ."; \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) .; \
+	done; \
+	echo "$(GO) test -run '^\$$' -fuzz '^FuzzParseArgs\$$' -fuzztime $(FUZZTIME) ./cmd/curlsock"; \
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME) ./cmd/curlsock
