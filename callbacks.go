@@ -260,18 +260,19 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	case fd < 0 || fd > math.MaxInt32:
 		return h.openFailed(purpose, sa, fmt.Errorf("%w: opensocket returned %d", ErrInvalidFD, fd), -1)
 	}
-	if sa.changed() {
-		if err := sa.writeBack(p); err != nil {
-			return h.openFailed(purpose, sa, err, fd)
-		}
-	}
 	// libcurl connects whatever it is given and closes it when done, with
 	// close() when no close-socket callback is set. Anything but an open
 	// socket (a closed number, a pipe, a file, stdin) is not ours to hand
 	// over: report it and leave it alone, close-socket callback or not.
+	// Checked first, so that a failed rewrite below closes only a socket.
 	st, err := socketStat(fd)
 	if err != nil {
 		return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+	}
+	if sa.changed() {
+		if err := sa.writeBack(p); err != nil {
+			return h.openFailed(purpose, sa, err, fd)
+		}
 	}
 	h.lastAddr, h.lastPath = sa.Addr, sa.Path
 	if closer != nil {

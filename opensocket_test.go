@@ -271,6 +271,17 @@ func TestOpenSocketErrorIgnoresFD(t *testing.T) {
 	if err := unix.Fstat(0, &st); err != nil {
 		t.Fatalf("fd 0 after Perform: %v", err)
 	}
+	// Nor does a failed rewrite close what is not a socket.
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) {
+		a.Addr = netip.AddrPort{}
+		return 0, nil
+	}))
+	if err := e.Perform(); !errors.Is(err, ErrInvalidFD) {
+		t.Fatalf("Perform = %v, want ErrInvalidFD", err)
+	}
+	if err := unix.Fstat(0, &st); err != nil {
+		t.Fatalf("fd 0 after a failed rewrite: %v", err)
+	}
 }
 
 func TestOpenSocketData(t *testing.T) {
