@@ -20,15 +20,25 @@ func BenchmarkDispatch(b *testing.B) {
 		b.ReportAllocs()
 		cbench.Floor(b.N)
 	})
-	// The open benchmarks return one real socket, never connected: curlsock
-	// checks that what it hands libcurl is a socket.
+	// The open benchmarks return one real socket, never connected. A
+	// callback's socket normally comes from OpenSocket, which marks it so that
+	// curlsock need not check it is one; fromOpenSocket leaves that mark
+	// without the socket() syscall, which a C callback pays just the same.
+	// open-foreign returns a socket curlsock did not make: an fstat checks it.
 	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	must(b, err)
 	defer unix.Close(sock)
-	open := func(b *testing.B, fn OpenSocketFunc) {
+	fromOpenSocket := func(a *Sockaddr) (int, error) {
+		a.opened = sock + 1
+		return sock, nil
+	}
+	open := func(b *testing.B, fn OpenSocketFunc, closeFn CloseSocketFunc) {
 		e := EasyInit()
 		defer e.Cleanup()
 		must(b, e.Setopt(OPT_OPENSOCKETFUNCTION, fn))
+		if closeFn != nil {
+			must(b, e.Setopt(OPT_CLOSESOCKETFUNCTION, closeFn))
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		if cbench.Open(e.reg.id, b.N, 80) != sock {
@@ -36,14 +46,23 @@ func BenchmarkDispatch(b *testing.B) {
 		}
 	}
 	b.Run("open", func(b *testing.B) {
-		open(b, func(any, SockType, *Sockaddr) (int, error) { return sock, nil })
+		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) { return fromOpenSocket(a) }, nil)
+	})
+	// With a close-socket callback set, each socket is charged to it (and on
+	// libcurl < 8.2 its identity taken with an fstat: see fdEntry).
+	b.Run("open-charged", func(b *testing.B) {
+		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) { return fromOpenSocket(a) },
+			func(any, int) error { return nil })
+	})
+	b.Run("open-foreign", func(b *testing.B) {
+		open(b, func(any, SockType, *Sockaddr) (int, error) { return sock, nil }, nil)
 	})
 	to := netip.MustParseAddrPort("127.0.0.1:8080")
 	b.Run("open-rewrite", func(b *testing.B) {
 		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) {
 			a.Addr = to
-			return sock, nil
-		})
+			return fromOpenSocket(a)
+		}, nil)
 	})
 	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")))
 	b.Run("open-guard", func(b *testing.B) {
@@ -51,8 +70,8 @@ func BenchmarkDispatch(b *testing.B) {
 			if err := g.CheckSockaddr(a); err != nil {
 				return SOCKET_BAD, err
 			}
-			return sock, nil
-		})
+			return fromOpenSocket(a)
+		}, nil)
 	})
 	b.Run("sockopt", func(b *testing.B) {
 		e := EasyInit()

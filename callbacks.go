@@ -198,11 +198,15 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	}
 	h.mu.Lock()
 	fn, data := h.prereq, h.prereqData
+	var primary, local string
+	if fn != nil {
+		primary = reuseString(&h.prereqIPs[0], primaryIP)
+		local = reuseString(&h.prereqIPs[1], localIP)
+	}
 	h.mu.Unlock()
 	if fn == nil {
 		return C.CURL_PREREQFUNC_OK
 	}
-	primary, local := C.GoString(primaryIP), C.GoString(localIP)
 	err, p := callPrereq(fn, data, primary, local, int(primaryPort), int(localPort))
 	if p.panicked {
 		recordPanic(uintptr(frame), h, p.value)
@@ -217,6 +221,24 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 		return C.CURL_PREREQFUNC_ABORT
 	}
 	return C.CURL_PREREQFUNC_OK
+}
+
+// reuseString returns the C string p as a Go string, *last if it is the same
+// text, so that a handle that keeps connecting to one address does not
+// allocate per transfer.
+func reuseString(last *string, p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
+		n++
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(p)), n)
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
 }
 
 func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int) (err error, p recovered) {
@@ -264,10 +286,15 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	// close() when no close-socket callback is set. Anything but an open
 	// socket (a closed number, a pipe, a file, stdin) is not ours to hand
 	// over: report it and leave it alone, close-socket callback or not.
-	// Checked first, so that a failed rewrite below closes only a socket.
-	st, err := socketStat(fd)
-	if err != nil {
-		return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+	// Checked first, so that a failed rewrite below closes only a socket. A
+	// socket OpenSocket just made for this very attempt is one already.
+	var st unix.Stat_t
+	var identity *unix.Stat_t
+	if sa.opened != fd+1 || closer != nil && eagerIdentity {
+		if err := socketStat(fd, &st); err != nil {
+			return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
+		}
+		identity = &st
 	}
 	if sa.changed() {
 		if err := sa.writeBack(p); err != nil {
@@ -276,7 +303,7 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	}
 	h.lastAddr, h.lastPath = sa.Addr, sa.Path
 	if closer != nil {
-		chargeFD(fd, st, closer)
+		chargeFD(fd, identity, closer)
 	}
 	h.lastFD.Store(int64(fd))
 	return fd
@@ -394,10 +421,9 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		}
 		return
 	}
-	owner := lookupHandle(c.owner)
 	err, p := callClose(c, fd)
 	if p.panicked {
-		recordPanic(frame, owner, p.value)
+		recordPanic(frame, lookupHandle(c.owner), p.value)
 	}
 	if p.panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is

@@ -6,6 +6,19 @@ package curl
 static CURLMcode curlsock_multi_setopt_long(CURLM *m, CURLMoption opt, long v) {
 	return curl_multi_setopt(m, opt, v);
 }
+
+// Returned by value: a Go variable whose address went to C would escape to
+// the heap, an allocation per message.
+typedef struct {
+	CURLMsg *msg;
+	int left;
+} curlsock_info;
+
+static curlsock_info curlsock_multi_info_read(CURLM *m) {
+	curlsock_info in = {NULL, 0};
+	in.msg = curl_multi_info_read(m, &in.left);
+	return in;
+}
 */
 import "C"
 
@@ -229,13 +242,13 @@ func (m *CURLM) Info_read() (*CURLMessage, int) {
 	if m.closed() {
 		return nil, 0
 	}
-	left := C.int(0)
-	msg := C.curl_multi_info_read(m.handle, &left)
+	in := C.curlsock_multi_info_read(m.handle)
+	msg, left := in.msg, in.left
 	if msg == nil {
 		return nil, int(left)
 	}
 	out := &CURLMessage{Msg: CurlMultiMsg(msg.msg)}
-	copy(out.Data[:], C.GoBytes(unsafe.Pointer(&msg.data), C.int(len(out.Data))))
+	copy(out.Data[:], unsafe.Slice((*byte)(unsafe.Pointer(&msg.data)), len(out.Data)))
 	m.mu.Lock()
 	out.Easy_handle = m.easies[unsafe.Pointer(msg.easy_handle)]
 	m.mu.Unlock()

@@ -33,6 +33,7 @@ type handleReg struct {
 	sockoptData any
 	prereq      PrereqFunc
 	prereqData  any
+	prereqIPs   [2]string // the last primary and local IP, reused while libcurl repeats them
 	closeFn     CloseSocketFunc
 	closeData   any
 	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without closeFn
@@ -97,10 +98,21 @@ type closeReg struct {
 // losers, attempts abandoned on timeout; fixed in 8.2.0 by PR #11439), and
 // the number is reused at once, so an entry also carries the socket's
 // identity: a sweep drops entries whose fd no longer is that socket.
+//
+// On libcurl ≥ 8.2 only rare error paths still bypass the callback (an FTP
+// listen socket whose setup failed; the FD_CLOEXEC failure of 8.17–8.18), so
+// the identity of a socket curlsock itself just created is not taken when it
+// is charged, which would cost a syscall per connection: the next sweep
+// learns it, and meanwhile a number charged again is released all the same.
 type fdEntry struct {
 	closer   *closeReg
+	known    bool // dev and ino are set
 	dev, ino uint64
 }
+
+// eagerIdentity: libcurl closes sockets behind curlsock's back on its normal
+// paths, so an entry's identity must be taken before the number can be reused.
+var eagerIdentity = versionNum < 0x080200
 
 // registry holds every registration. The id lookups that each callback makes
 // go through sync.Maps, which read without a lock: the mutex serialises
@@ -206,16 +218,21 @@ func maybeFreeLocked(c *closeReg) {
 }
 
 // chargeFD records that fd, just handed to libcurl, will be closed through a
-// close-socket callback, and keeps c alive until then. A number already in the
-// table was closed behind our back and reused: that entry is released.
-func chargeFD(fd int, st unix.Stat_t, c *closeReg) {
+// close-socket callback, and keeps c alive until then. st is fd's identity, or
+// nil if it was not taken. A number already in the table was closed behind
+// our back and reused: that entry is released.
+func chargeFD(fd int, st *unix.Stat_t, c *closeReg) {
+	e := fdEntry{closer: c}
+	if st != nil {
+		e.known, e.dev, e.ino = true, st.Dev, st.Ino
+	}
 	registry.Lock()
 	defer registry.Unlock()
 	if old, ok := registry.fds[fd]; ok {
 		old.closer.sockets--
 		maybeFreeLocked(old.closer)
 	}
-	registry.fds[fd] = fdEntry{closer: c, dev: st.Dev, ino: st.Ino}
+	registry.fds[fd] = e
 	c.sockets++
 	if len(registry.fds) >= registry.sweepAt {
 		sweepLocked()
@@ -224,17 +241,16 @@ func chargeFD(fd int, st unix.Stat_t, c *closeReg) {
 	}
 }
 
-// socketStat returns the identity of fd, an open-socket callback's result,
-// or an error if fd is not an open socket.
-func socketStat(fd int) (unix.Stat_t, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return st, err
+// socketStat fills st with the identity of fd, an open-socket callback's
+// result, or returns an error if fd is not an open socket.
+func socketStat(fd int, st *unix.Stat_t) error {
+	if err := unix.Fstat(fd, st); err != nil {
+		return err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return st, unix.ENOTSOCK
+		return unix.ENOTSOCK
 	}
-	return st, nil
+	return nil
 }
 
 // takeFD removes fd from the table before it is closed, so that a new socket
@@ -257,18 +273,27 @@ func releaseFD(e fdEntry) {
 	registry.Unlock()
 }
 
-// isSame reports whether fd still is the socket e recorded.
+// isSame reports whether fd still is the socket e recorded. Without a
+// recorded identity, any open socket is taken for it.
 func (e fdEntry) isSame(fd int) bool {
 	var st unix.Stat_t
-	return unix.Fstat(fd, &st) == nil && st.Dev == e.dev && st.Ino == e.ino
+	if socketStat(fd, &st) != nil {
+		return false
+	}
+	return !e.known || st.Dev == e.dev && st.Ino == e.ino
 }
 
 func sweepLocked() {
 	for fd, e := range registry.fds {
-		if !e.isSame(fd) {
+		var st unix.Stat_t
+		switch {
+		case socketStat(fd, &st) != nil || e.known && (st.Dev != e.dev || st.Ino != e.ino):
 			delete(registry.fds, fd)
 			e.closer.sockets--
 			maybeFreeLocked(e.closer)
+		case !e.known:
+			e.known, e.dev, e.ino = true, st.Dev, st.Ino
+			registry.fds[fd] = e
 		}
 	}
 }

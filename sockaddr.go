@@ -72,6 +72,10 @@ type Sockaddr struct {
 	rawSocktype int // socktype as libcurl passed it, flags included
 	origAddr    netip.AddrPort
 	origPath    string
+	// opened is 1 + the socket OpenSocket last created for this Sockaddr.
+	// An open-socket callback that returns it needs no check that it is a
+	// socket (a syscall per connection); anything else is checked.
+	opened int
 }
 
 // decodeSockaddr reads libcurl's curl_sockaddr into sa.
@@ -346,5 +350,6 @@ func OpenSocket(addr *Sockaddr) (int, error) {
 	if err != nil {
 		return SOCKET_BAD, fmt.Errorf("curlsock: socket(%d, %d, %d): %w", family, addr.Socktype, protocol, err)
 	}
+	addr.opened = fd + 1
 	return fd, nil
 }

@@ -112,16 +112,23 @@ type socketsState struct {
 
 func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, error) {
 	listen := addr.Addr.IsValid() && addr.Addr.Port() == 0
+	// The trace's strings are built only when there is a trace: the path of
+	// every connection does not allocate.
 	var from string
 	if st.Rewrite != nil && !listen {
-		orig := addr.String()
+		var orig string
+		if st.Trace != nil {
+			orig = addr.String()
+		}
 		if st.Rewrite.Rewrite(addr) {
 			from = orig
 		}
 	}
 	fd, dialed, err := st.openChecked(addr, listen)
 	if err != nil {
-		st.record(TraceEvent{Kind: "refuse", FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
+		if st.Trace != nil {
+			st.record(TraceEvent{Kind: "refuse", FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
+		}
 		return SOCKET_BAD, err
 	}
 	if dialed {
@@ -129,7 +136,9 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 		st.dialed[fd] = true
 		st.mu.Unlock()
 	}
-	st.record(TraceEvent{Kind: "open", FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
+	if st.Trace != nil {
+		st.record(TraceEvent{Kind: "open", FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
+	}
 	return fd, nil
 }
 
@@ -139,16 +148,18 @@ func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed
 			return SOCKET_BAD, false, err
 		}
 	}
-	network, address := addr.Network(), goAddress(addr)
 	if st.Dialer != nil && !listen {
-		fd, err := dialHandover(st.Dialer, network, address)
+		fd, err := dialHandover(st.Dialer, addr.Network(), goAddress(addr))
 		return fd, err == nil, err
 	}
 	fd, err = OpenSocket(addr)
 	if err != nil {
 		return SOCKET_BAD, false, err
 	}
-	c := rawConn(fd)
+	if len(st.Control) == 0 {
+		return fd, false, nil
+	}
+	network, address, c := addr.Network(), goAddress(addr), rawConn(fd)
 	for _, f := range st.Control {
 		if err := f(network, address, c); err != nil {
 			unix.Close(fd)
@@ -159,9 +170,12 @@ func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed
 }
 
 func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
-	st.mu.Lock()
-	dialed := st.dialed[fd]
-	st.mu.Unlock()
+	dialed := false
+	if st.Dialer != nil {
+		st.mu.Lock()
+		dialed = st.dialed[fd]
+		st.mu.Unlock()
+	}
 	err := ApplyOptions(fd, st.Options...)
 	st.record(TraceEvent{Kind: "sockopt", FD: fd, Purpose: purpose, Err: err})
 	switch {
@@ -174,9 +188,11 @@ func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
 }
 
 func (st *socketsState) close(_ any, fd int) error {
-	st.mu.Lock()
-	delete(st.dialed, fd)
-	st.mu.Unlock()
+	if st.Dialer != nil {
+		st.mu.Lock()
+		delete(st.dialed, fd)
+		st.mu.Unlock()
+	}
 	err := unix.Close(fd)
 	st.record(TraceEvent{Kind: "close", FD: fd, Err: err})
 	return err
