@@ -259,14 +259,36 @@ func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int
 var sockaddrPool = sync.Pool{New: func() any { return new(Sockaddr) }}
 
 func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
+	// The Sockaddr of the curlsock call driving libcurl on this thread: only
+	// this thread touches it, so no atomics. It is busy if a callback of this
+	// call made libcurl open another socket behind curlsock's back (go-curl's
+	// own methods); libcurl may also be driven with no curlsock call at all
+	// (go-curl's multi, a handle copied with go-curl's Duphandle). Then the
+	// pool. No defer: nothing below panics, callOpen recovers the callback's.
+	f := h
+	if frame != h.id {
+		f = lookupHandle(frame)
+	}
+	if f != nil && !f.saBusy {
+		f.saBusy = true
+		fd := h.openWith(&f.sa, purpose, p, frame)
+		f.saBusy = false
+		return fd
+	}
 	sa := sockaddrPool.Get().(*Sockaddr)
-	defer sockaddrPool.Put(sa)
+	fd := h.openWith(sa, purpose, p, frame)
+	sockaddrPool.Put(sa)
+	return fd
+}
+
+func (h *handleReg) openWith(sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
 	decodeSockaddr(sa, p)
 	var fn OpenSocketFunc
 	var data any
 	var closer *closeReg
+	named := false
 	if cb := h.hot.Load(); cb != nil {
-		fn, data, closer = cb.open, cb.openData, cb.closer
+		fn, data, closer, named = cb.open, cb.openData, cb.closer, cb.sockopt != nil
 	}
 	fd, err, rec := callOpen(fn, data, purpose, sa)
 	switch {
@@ -288,9 +310,9 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	// over: report it and leave it alone, close-socket callback or not.
 	// Checked first, so that a failed rewrite below closes only a socket. A
 	// socket OpenSocket just made for this very attempt is one already.
-	var st unix.Stat_t
 	var identity *unix.Stat_t
 	if sa.opened != fd+1 || closer != nil && eagerIdentity {
+		var st unix.Stat_t
 		if err := socketStat(fd, &st); err != nil {
 			return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
 		}
@@ -301,11 +323,14 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 			return h.openFailed(purpose, sa, err, fd)
 		}
 	}
-	h.lastAddr, h.lastPath = sa.Addr, sa.Path
 	if closer != nil {
 		chargeFD(fd, identity, closer)
 	}
-	h.lastFD.Store(int64(fd))
+	// Only a sockopt callback's error names the destination (addrOf).
+	h.lastFD = -1
+	if named {
+		h.lastFD, h.lastAddr, h.lastPath = fd, sa.Addr, sa.Path
+	}
 	return fd
 }
 
@@ -382,7 +407,7 @@ func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType) (code int, 
 // addrOf names the destination of fd for an error message: the address it
 // was opened for, or its peer (an accepted socket).
 func (h *handleReg) addrOf(fd int) string {
-	if h.lastFD.Load() == int64(fd) {
+	if h.lastFD == fd {
 		return (&Sockaddr{Addr: h.lastAddr, Path: h.lastPath}).String()
 	}
 	if sa, err := unix.Getpeername(fd); err == nil {

@@ -435,7 +435,7 @@ func (h *handleReg) detach() *closeReg {
 	h.prereq, h.prereqData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
 	h.publishLocked()
-	h.lastFD.Store(-1)
+	h.lastFD = -1
 	// The C memory is freed by freeOptions, once libcurl is done with it.
 	slists, post := h.opts.slists, h.opts.postfields
 	h.opts = optionState{slists: slists, postfields: post}

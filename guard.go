@@ -372,7 +372,10 @@ func (g *Guard) Check(network string, addr netip.AddrPort) error {
 	if g == nil {
 		g = defaultGuard
 	}
-	k := parseNetwork(network)
+	return g.checkIP(network, parseNetwork(network), addr)
+}
+
+func (g *Guard) checkIP(network string, k netKind, addr netip.AddrPort) error {
 	switch {
 	case !k.known:
 		return unknownNetwork(network)
@@ -446,10 +449,10 @@ func (g *Guard) CheckSockaddr(sa *Sockaddr) error {
 	if sa == nil {
 		return fmt.Errorf("%w: no destination (nil Sockaddr)", ErrProhibitedFamily)
 	}
-	switch network := sockaddrNetwork(sa); network {
-	case "tcp4", "tcp6", "udp4", "udp6":
-		return g.Check(network, sa.Addr)
-	case "unix", "unixgram", "unixpacket":
+	switch network, k := sockaddrNetwork(sa); {
+	case k.ip:
+		return g.checkIP(network, k, sa.Addr)
+	case k.known:
 		return g.CheckUnix(network, sa.Path)
 	}
 	switch {
@@ -472,28 +475,31 @@ func (g *Guard) CheckSockaddr(sa *Sockaddr) error {
 
 // sockaddrNetwork is sa.Network() without its allocation: the Go network
 // name of sa's current destination, or "".
-func sockaddrNetwork(sa *Sockaddr) string {
+func sockaddrNetwork(sa *Sockaddr) (string, netKind) {
 	family, _, err := sa.destination()
 	if err != nil {
-		return ""
+		return "", netKind{}
 	}
+	var network string
 	switch {
 	case family == unix.AF_INET && sa.Socktype == unix.SOCK_STREAM:
-		return "tcp4"
+		network = "tcp4"
 	case family == unix.AF_INET && sa.Socktype == unix.SOCK_DGRAM:
-		return "udp4"
+		network = "udp4"
 	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_STREAM:
-		return "tcp6"
+		network = "tcp6"
 	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_DGRAM:
-		return "udp6"
+		network = "udp6"
 	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_STREAM:
-		return "unix"
+		network = "unix"
 	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_DGRAM:
-		return "unixgram"
+		network = "unixgram"
 	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_SEQPACKET:
-		return "unixpacket"
+		network = "unixpacket"
+	default:
+		return "", netKind{}
 	}
-	return ""
+	return network, netKind{family: family, ip: family != unix.AF_UNIX, stream: sa.Socktype == unix.SOCK_STREAM, known: true}
 }
 
 // Control has net.Dialer.Control's signature, so a Guard plugs into a Go

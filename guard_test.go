@@ -590,8 +590,12 @@ func TestGuardSockaddrNetwork(t *testing.T) {
 				{addr: netip.MustParseAddrPort("8.8.8.8:443"), path: "/run/app.sock"},
 			} {
 				sa := &Sockaddr{Family: family, Socktype: socktype, Addr: dest.addr, Path: dest.path}
-				if got, want := sockaddrNetwork(sa), sa.Network(); got != want {
+				got, kind := sockaddrNetwork(sa)
+				if want := sa.Network(); got != want {
 					t.Errorf("family %d socktype %d %v: sockaddrNetwork = %q, Network = %q", family, socktype, sa, got, want)
+				}
+				if want := parseNetwork(got); kind != want {
+					t.Errorf("family %d socktype %d %v: sockaddrNetwork kind = %+v, parseNetwork(%q) = %+v", family, socktype, sa, kind, got, want)
 				}
 			}
 		}

@@ -12,9 +12,10 @@ import (
 // close-socket registration after every handle that set it is gone, and may
 // still hold an id after curlsock freed it (a handle duplicated with go-curl's
 // own Duphandle, then its original cleaned up). cgo.Handle.Value panics on a
-// deleted handle; a lookup here just misses, and the caller fails closed.
-// Ids come from one counter and are never reused, so a stale id can never
-// reach another registration.
+// deleted handle; a lookup here just misses, and the caller fails closed. Ids
+// carry a generation (idTable), so a stale id never reaches the registration
+// that reuses its slot. And a lookup is two loads, where cgo.Handle's and a
+// sync.Map's hash an interface: it runs in every callback.
 
 // handleReg is the registration of an easy handle: libcurl gets its id as
 // OPENSOCKETDATA and SOCKOPTDATA (both callbacks take their clientp from the
@@ -23,6 +24,7 @@ import (
 // the frame of their calls.
 type handleReg struct {
 	id   uintptr
+	seq  uint64 // 1 for the first easy handle, 2 for the next...
 	kind regKind
 	ptr  uintptr // the CURL * it belongs to (easy handles only)
 
@@ -38,10 +40,14 @@ type handleReg struct {
 	closeData   any
 	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without closeFn
 	hot         atomic.Pointer[hotCallbacks] // what the open and sockopt paths read, lock-free
-	lastFD      atomic.Int64                 // the last socket opened for this handle and its
-	// destination, to name it in sockopt errors. Only the thread libcurl
-	// runs the handle's callbacks on touches it, one callback at a time, as
-	// libcurl allows a handle on one thread at a time.
+	// The last socket opened for this handle and its destination, to name it
+	// in sockopt errors. Only the thread libcurl runs the handle's callbacks
+	// on touches them, one callback at a time, as libcurl allows a handle on
+	// one thread at a time: no atomics on the path of every connection.
+	lastFD int
+	// Handed to open-socket callbacks while this is the frame: see openSocket.
+	sa         Sockaddr
+	saBusy     bool
 	lastAddr   netip.AddrPort
 	lastPath   string
 	errs       []*CallbackError
@@ -119,10 +125,9 @@ var eagerIdentity = versionNum < 0x080200
 // changes and the socket accounting only.
 var registry = struct {
 	sync.Mutex
-	next    uintptr
-	handles sync.Map // id → *handleReg
-	closers sync.Map // id → *closeReg
-	nclose  int      // entries in closers
+	seq     uint64 // numbers easy handles for people: ids are reused
+	handles idTable[handleReg, *handleReg]
+	closers idTable[closeReg, *closeReg]
 	byPtr   map[uintptr]*handleReg
 	fds     map[int]fdEntry
 	sweepAt int
@@ -142,10 +147,10 @@ func handleFor(ptr uintptr) *handleReg {
 	}
 	// byPtr forgets a handle before libcurl frees it (forgetPtr), so an
 	// address reused by malloc never finds a dead registration.
-	registry.next++
-	h := &handleReg{id: registry.next, kind: kindEasy, ptr: ptr}
-	h.lastFD.Store(-1)
-	registry.handles.Store(h.id, h)
+	registry.seq++
+	h := &handleReg{id: registry.handles.alloc(), seq: registry.seq, kind: kindEasy, ptr: ptr}
+	h.lastFD = -1
+	registry.handles.set(h.id, h)
 	registry.byPtr[ptr] = h
 	return h
 }
@@ -154,26 +159,17 @@ func handleFor(ptr uintptr) *handleReg {
 func newFrameReg(kind regKind) *handleReg {
 	registry.Lock()
 	defer registry.Unlock()
-	registry.next++
-	h := &handleReg{id: registry.next, kind: kind}
-	h.lastFD.Store(-1)
-	registry.handles.Store(h.id, h)
+	h := &handleReg{id: registry.handles.alloc(), kind: kind}
+	h.lastFD = -1
+	registry.handles.set(h.id, h)
 	return h
 }
 
-func lookupHandle(id uintptr) *handleReg {
-	if h, ok := registry.handles.Load(id); ok {
-		return h.(*handleReg)
-	}
-	return nil
-}
+func lookupHandle(id uintptr) *handleReg { return registry.handles.lookup(id) }
+func lookupCloser(id uintptr) *closeReg  { return registry.closers.lookup(id) }
 
-func lookupCloser(id uintptr) *closeReg {
-	if c, ok := registry.closers.Load(id); ok {
-		return c.(*closeReg)
-	}
-	return nil
-}
+func (h *handleReg) regID() uintptr { return h.id }
+func (c *closeReg) regID() uintptr  { return c.id }
 
 func forgetPtr(h *handleReg) {
 	registry.Lock()
@@ -184,17 +180,19 @@ func forgetPtr(h *handleReg) {
 }
 
 func forgetHandle(h *handleReg) {
-	forgetPtr(h)
-	registry.handles.Delete(h.id)
+	registry.Lock()
+	if h.kind == kindEasy && registry.byPtr[h.ptr] == h {
+		delete(registry.byPtr, h.ptr)
+	}
+	registry.handles.release(h.id)
+	registry.Unlock()
 }
 
 func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
 	registry.Lock()
 	defer registry.Unlock()
-	registry.next++
-	c := &closeReg{id: registry.next, fn: fn, data: data, owner: owner, handleRef: true}
-	registry.closers.Store(c.id, c)
-	registry.nclose++
+	c := &closeReg{id: registry.closers.alloc(), fn: fn, data: data, owner: owner, handleRef: true}
+	registry.closers.set(c.id, c)
 	return c
 }
 
@@ -211,9 +209,7 @@ func unsetCloser(c *closeReg) {
 
 func maybeFreeLocked(c *closeReg) {
 	if c != nil && !c.handleRef && c.sockets == 0 {
-		if _, ok := registry.closers.LoadAndDelete(c.id); ok {
-			registry.nclose--
-		}
+		registry.closers.release(c.id)
 	}
 }
 
@@ -315,9 +311,9 @@ func Registrations() RegistrationStats {
 	registry.Lock()
 	defer registry.Unlock()
 	sweepLocked()
-	st := RegistrationStats{CloseCallbacks: registry.nclose, Sockets: len(registry.fds)}
-	registry.handles.Range(func(_, v any) bool {
-		switch v.(*handleReg).kind {
+	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds)}
+	registry.handles.each(func(h *handleReg) {
+		switch h.kind {
 		case kindEasy:
 			st.Handles++
 		case kindMulti:
@@ -325,7 +321,6 @@ func Registrations() RegistrationStats {
 		case kindShare:
 			st.Shares++
 		}
-		return true
 	})
 	return st
 }

@@ -195,13 +195,14 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 	if (family == unix.AF_INET || family == unix.AF_INET6) && !sa.Addr.IsValid() {
 		return 0, 0, 0, fmt.Errorf("%w: no address", ErrInvalidAddress)
 	}
-	*buf = [sockaddrStorage]byte{}
-	binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
+	// Only buf[:n] is used: zero that much (padding, flowinfo), not all.
 	switch family {
 	case unix.AF_INET:
 		if sa.Addr.Addr().Zone() != "" {
 			return 0, 0, 0, fmt.Errorf("%w: IPv4 address %s has a zone", ErrInvalidAddress, sa.Addr)
 		}
+		clear(buf[:unix.SizeofSockaddrInet4])
+		binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
 		binary.BigEndian.PutUint16(buf[2:4], sa.Addr.Port())
 		a4 := sa.Addr.Addr().As4()
 		copy(buf[4:8], a4[:])
@@ -211,6 +212,8 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 		if err != nil {
 			return 0, 0, 0, err
 		}
+		clear(buf[:unix.SizeofSockaddrInet6])
+		binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
 		binary.BigEndian.PutUint16(buf[2:4], sa.Addr.Port())
 		a16 := sa.Addr.Addr().As16()
 		copy(buf[8:24], a16[:])
@@ -236,6 +239,8 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 		} else if strings.IndexByte(name, 0) >= 0 {
 			return 0, 0, 0, fmt.Errorf("%w: unix socket path %q contains NUL", ErrInvalidAddress, name)
 		}
+		clear(buf[:off+len(name)+1])
+		binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
 		copy(buf[off:], name)
 		// libcurl counts the trailing NUL of a pathname (Curl_unix2addr).
 		n = off + len(name)
@@ -253,13 +258,13 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 
 // writeBack stores a rewritten destination into libcurl's curl_sockaddr.
 func (sa *Sockaddr) writeBack(p *C.struct_curl_sockaddr) error {
-	var buf [sockaddrStorage]byte
-	family, protocol, n, err := sa.encode(&buf)
+	// Encoded in place: libcurl's curl_sockaddr ends in a sockaddr_storage
+	// (Curl_sockaddr_ex). Bytes written before an error do not matter: the
+	// attempt is refused, and libcurl builds the next one afresh.
+	family, protocol, n, err := sa.encode((*[sockaddrStorage]byte)(unsafe.Pointer(&p.addr)))
 	if err != nil {
 		return err
 	}
-	// Copied in Go: handing &buf to C would move it to the heap.
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&p.addr)), n), buf[:n])
 	p.family = C.int(family)
 	p.protocol = C.int(protocol)
 	p.addrlen = C.uint(n)

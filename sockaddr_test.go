@@ -1,6 +1,7 @@
 package curl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -57,6 +58,15 @@ func TestSockaddrRoundTrip(t *testing.T) {
 			must(t, err)
 			if family != tc.family || protocol != tc.protocol || n != tc.n {
 				t.Fatalf("encode: family %d protocol %d len %d, want %d %d %d", family, protocol, n, tc.family, tc.protocol, tc.n)
+			}
+			// writeBack encodes into libcurl's memory, which holds the old
+			// address: every byte up to n must be written, padding included.
+			var dirty [sockaddrStorage]byte
+			for i := range dirty {
+				dirty[i] = 0xff
+			}
+			if _, _, _, err := tc.in.encode(&dirty); err != nil || !bytes.Equal(dirty[:n], buf[:n]) {
+				t.Fatalf("encode over old bytes: %v\n% x\nwant\n% x", err, dirty[:n], buf[:n])
 			}
 			addr, path := decodeAddr(family, buf[:n])
 			want := tc.want

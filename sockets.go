@@ -57,7 +57,7 @@ func (s *Sockets) Install(e *CURL) error {
 	if s.Dialer != nil && alreadyConnectedBroken {
 		return fmt.Errorf("%w (libcurl %s): Sockets.Dialer cannot hand connections over", ErrAlreadyConnectedUnsupported, versionString())
 	}
-	st := &socketsState{Sockets: *s, handle: uint64(e.reg.id), dialed: map[int]bool{}}
+	st := &socketsState{Sockets: *s, handle: e.reg.seq, dialed: map[int]bool{}}
 	st.Control = append([]func(string, string, syscall.RawConn) error(nil), s.Control...)
 	st.Options = append([]SocketOption(nil), s.Options...)
 	if err := e.Setopt(OPT_OPENSOCKETFUNCTION, st.open); err != nil {
