@@ -55,12 +55,15 @@ demo: deps
 	$(GO) build -o curlsock ./cmd/curlsock
 	./curlsock
 
-# The end-to-end benchmark (bench/, BENCHMARKS.md): fresh-connection GETs
+# The dispatch micro-benchmarks (bench_test.go, go test -bench Dispatch) and
+# the end-to-end benchmark (bench/, BENCHMARKS.md): fresh-connection GETs
 # against a local nginx, curlsock's Go socket callbacks against C ones,
 # go-curl and pycurl. Installs nginx-light and python3-pycurl when missing,
 # prints one markdown table and writes it to bench/results.md. Not part of
 # `make test`. Flags: make bench BENCHFLAGS="-rounds 11 -n 500"; against
 # libcurl 8.x (as test-curl8 does): make bench BENCH_CURL8=1.
+MICRO_COUNT ?= 5
+MICRO_TIME ?= 0.5s
 .PHONY: bench
 bench: deps
 	@missing=; \
@@ -72,12 +75,14 @@ bench: deps
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@set -e; out=; \
+	@set -e; out=; micro=bench/dispatch.txt; \
 	if [ -n "$(BENCH_CURL8)" ]; then \
-		E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; out="-out bench/results-curl8.md"; \
+		E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; out="-out bench/results-curl8.md"; micro=bench/dispatch-curl8.txt; \
 	fi; \
-	echo "$(GO) run ./bench $$out $(BENCHFLAGS)"; \
-	$(GO) run ./bench $$out $(BENCHFLAGS)
+	echo "$(GO) test -run '^$$' -bench Dispatch -benchmem -count $(MICRO_COUNT) -benchtime $(MICRO_TIME) . > $$micro"; \
+	$(GO) test -run '^$$' -bench Dispatch -benchmem -count $(MICRO_COUNT) -benchtime $(MICRO_TIME) . > $$micro; \
+	echo "$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)"; \
+	$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)
 
 # The long stress run (stress_test.go): CURLSOCK_STRESS goroutines × transfers
 # against loopback servers — successes, refusals, connect timeouts, sockopt

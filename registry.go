@@ -121,8 +121,8 @@ type fdEntry struct {
 var eagerIdentity = versionNum < 0x080200
 
 // registry holds every registration. The id lookups that each callback makes
-// go through sync.Maps, which read without a lock: the mutex serialises
-// changes and the socket accounting only.
+// read the idTables without a lock: the mutex serialises changes and the
+// socket accounting only.
 var registry = struct {
 	sync.Mutex
 	seq     uint64 // numbers easy handles for people: ids are reused

@@ -63,6 +63,7 @@ func main() {
 		profileHz  = flag.Int("profile-hz", 500, "CPU profile sampling rate (Go's default is 100)")
 		memprofile = flag.String("memprofile", "", "write an allocation profile (every allocation sampled) of the timed rounds to this file")
 		cpu        = flag.Int("cpu", -2, "run the server, the pycurl processes and the thread that drives libcurl on this CPU (-1: wherever the scheduler puts them; default: the last CPU this process may use)")
+		micro      = flag.String("micro", "", "go test -bench Dispatch output to report as well (make bench makes it)")
 		serve      = flag.Int("internal-serve", -1, "internal: run as the Go fallback server for a body of this size")
 	)
 	flag.Parse()
@@ -73,7 +74,16 @@ func main() {
 	if *rounds < 1 || *n < 1 || *conc < 1 || *size < 1 {
 		fatalf("-rounds, -n, -multi and -size must be positive")
 	}
-	if err := run(*rounds, *n, *warmup, *conc, *only, *serverKind, *size, *cpu, *python, *out, *cpuprofile, *profileHz, *memprofile); err != nil {
+	var microTable string
+	if *micro != "" {
+		rows, err := parseMicro(*micro)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		microTable = microReport(rows, libcurlVersion())
+	}
+	if err := run(*rounds, *n, *warmup, *conc, *only, *serverKind, *size, *cpu, *python, *out, *cpuprofile, *profileHz, *memprofile, microTable); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -120,7 +130,7 @@ func defaultOut() string {
 	return "results.md"
 }
 
-func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, python, out, cpuprofile string, profileHz int, memprofile string) error {
+func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, python, out, cpuprofile string, profileHz int, memprofile, microTable string) error {
 	want := map[string]bool{}
 	for _, k := range strings.Split(only, ",") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -321,7 +331,7 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 		pprof.StopCPUProfile()
 	}
 
-	table := report(vs, reportInfo{rounds: rounds, n: n, conc: conc, size: size, srv: srv, python: py, elapsed: elapsed,
+	table := microTable + report(vs, reportInfo{rounds: rounds, n: n, conc: conc, size: size, srv: srv, python: py, elapsed: elapsed,
 		loadBefore: loadBefore, loadAfter: loadavg(), cpu: pinCPU})
 	fmt.Print(table)
 	if out != "" {
