@@ -74,7 +74,10 @@ type Sockaddr struct {
 	origPath    string
 	// opened is 1 + the socket OpenSocket last created for this Sockaddr.
 	// An open-socket callback that returns it needs no check that it is a
-	// socket (a syscall per connection); anything else is checked.
+	// socket (a syscall per connection); anything else is checked. A callback
+	// that closed that socket and returns its number, reused meanwhile by a
+	// file, is believed: the check is for mistakes such as (0, nil).
+	// Sockaddr is reset for every callback, so the mark never carries over.
 	opened int
 }
 
