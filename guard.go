@@ -473,35 +473,6 @@ func (g *Guard) CheckSockaddr(sa *Sockaddr) error {
 	return fmt.Errorf("%w: unknown address family %d", ErrProhibitedFamily, sa.Family)
 }
 
-// sockaddrNetwork is sa.Network() without its allocation: the Go network
-// name of sa's current destination, or "".
-func sockaddrNetwork(sa *Sockaddr) (string, netKind) {
-	family, _, err := sa.destination()
-	if err != nil {
-		return "", netKind{}
-	}
-	var network string
-	switch {
-	case family == unix.AF_INET && sa.Socktype == unix.SOCK_STREAM:
-		network = "tcp4"
-	case family == unix.AF_INET && sa.Socktype == unix.SOCK_DGRAM:
-		network = "udp4"
-	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_STREAM:
-		network = "tcp6"
-	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_DGRAM:
-		network = "udp6"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_STREAM:
-		network = "unix"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_DGRAM:
-		network = "unixgram"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_SEQPACKET:
-		network = "unixpacket"
-	default:
-		return "", netKind{}
-	}
-	return network, netKind{family: family, ip: family != unix.AF_UNIX, stream: sa.Socktype == unix.SOCK_STREAM, known: true}
-}
-
 // Control has net.Dialer.Control's signature, so a Guard plugs into a Go
 // dialer (net.Dialer{Control: guard.Control}) and into hooks of that shape.
 // It parses address with netip.ParseAddrPort (a path for unix networks) and

@@ -574,7 +574,7 @@ func TestGuardCheckSockaddr(t *testing.T) {
 	}
 }
 
-// CheckSockaddr's own network names agree with Sockaddr.Network.
+// Sockaddr.Network and the kind CheckSockaddr uses agree with the destination.
 func TestGuardSockaddrNetwork(t *testing.T) {
 	for _, family := range []int{unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, unix.AF_PACKET} {
 		for _, socktype := range []int{unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET, unix.SOCK_RAW} {
@@ -591,11 +591,16 @@ func TestGuardSockaddrNetwork(t *testing.T) {
 			} {
 				sa := &Sockaddr{Family: family, Socktype: socktype, Addr: dest.addr, Path: dest.path}
 				got, kind := sockaddrNetwork(sa)
-				if want := sa.Network(); got != want {
-					t.Errorf("family %d socktype %d %v: sockaddrNetwork = %q, Network = %q", family, socktype, sa, got, want)
-				}
 				if want := parseNetwork(got); kind != want {
 					t.Errorf("family %d socktype %d %v: sockaddrNetwork kind = %+v, parseNetwork(%q) = %+v", family, socktype, sa, kind, got, want)
+				}
+				// A name, when there is one, names the destination's family
+				// and the socket type.
+				destFamily, _, err := sa.destination()
+				known := err == nil && (destFamily == unix.AF_INET || destFamily == unix.AF_INET6 || destFamily == unix.AF_UNIX) &&
+					(socktype == unix.SOCK_STREAM || socktype == unix.SOCK_DGRAM || socktype == unix.SOCK_SEQPACKET && destFamily == unix.AF_UNIX)
+				if (got != "") != known || known && (kind.family != destFamily || kind.stream != (socktype == unix.SOCK_STREAM)) {
+					t.Errorf("family %d socktype %d %v: network %q (%+v), destination family %d", family, socktype, sa, got, kind, destFamily)
 				}
 			}
 		}

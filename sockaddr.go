@@ -298,33 +298,37 @@ func (sa *Sockaddr) Sockaddr() unix.Sockaddr {
 // "tcp6", "udp4", "udp6", "unix", "unixgram" or "unixpacket"; "" when the
 // family or socket type has none.
 func (sa *Sockaddr) Network() string {
+	network, _ := sockaddrNetwork(sa)
+	return network
+}
+
+// sockaddrNetwork is sa.Network() and what that network asks for, as the
+// guard parses network names, without building or parsing the name.
+func sockaddrNetwork(sa *Sockaddr) (string, netKind) {
 	family, _, err := sa.destination()
 	if err != nil {
-		return ""
+		return "", netKind{}
 	}
-	switch family {
-	case unix.AF_INET, unix.AF_INET6:
-		v := "4"
-		if family == unix.AF_INET6 {
-			v = "6"
-		}
-		switch sa.Socktype {
-		case unix.SOCK_STREAM:
-			return "tcp" + v
-		case unix.SOCK_DGRAM:
-			return "udp" + v
-		}
-	case unix.AF_UNIX:
-		switch sa.Socktype {
-		case unix.SOCK_STREAM:
-			return "unix"
-		case unix.SOCK_DGRAM:
-			return "unixgram"
-		case unix.SOCK_SEQPACKET:
-			return "unixpacket"
-		}
+	var network string
+	switch {
+	case family == unix.AF_INET && sa.Socktype == unix.SOCK_STREAM:
+		network = "tcp4"
+	case family == unix.AF_INET && sa.Socktype == unix.SOCK_DGRAM:
+		network = "udp4"
+	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_STREAM:
+		network = "tcp6"
+	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_DGRAM:
+		network = "udp6"
+	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_STREAM:
+		network = "unix"
+	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_DGRAM:
+		network = "unixgram"
+	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_SEQPACKET:
+		network = "unixpacket"
+	default:
+		return "", netKind{}
 	}
-	return ""
+	return network, netKind{family: family, ip: family != unix.AF_UNIX, stream: sa.Socktype == unix.SOCK_STREAM, known: true}
 }
 
 // String returns the current destination: "127.0.0.1:80", "[::1]:443",
