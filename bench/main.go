@@ -426,6 +426,18 @@ func fraction(x, y float64) string {
 	return fmt.Sprintf("1/%.1f", y/x)
 }
 
+// judged prints v with prec decimals, or more when rounding to prec would put
+// it on the other side of its goal (0.96996 as "0.970" next to a miss).
+func judged(v float64, prec int, met func(float64) bool) string {
+	for p := prec; p < prec+4; p++ {
+		s := strconv.FormatFloat(v, 'f', p, 64)
+		if x, err := strconv.ParseFloat(s, 64); err == nil && met(x) == met(v) {
+			return s
+		}
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
 func report(vs []*variant, ri reportInfo) string {
 	byKey := map[string]*variant{}
 	for _, v := range vs {
@@ -488,7 +500,8 @@ func report(vs []*variant, ri reportInfo) string {
 	if c != nil && base != nil {
 		r := c.tps() / base.tps()
 		pm, lo, hi := pairedRatio(c, base)
-		w("- (c)/(b) transfers/s = %.3f (goal ≥ 0.97): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", r, mark(r >= 0.97), pm, lo, hi)
+		met := func(x float64) bool { return x >= 0.97 }
+		w("- (c)/(b) transfers/s = %s (goal ≥ 0.97): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), mark(met(r)), pm, lo, hi)
 	} else {
 		w("- (c)/(b): not measured (run variants b and c).\n")
 	}
@@ -522,7 +535,8 @@ func report(vs []*variant, ri reportInfo) string {
 	if m, mc := byKey["m"], byKey["mc"]; m != nil && mc != nil {
 		r := mc.tps() / m.tps()
 		pm, lo, hi := pairedRatio(mc, m)
-		w("- multi with callbacks / without = %.3f (goal ≥ 0.95): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", r, mark(r >= 0.95), pm, lo, hi)
+		met := func(x float64) bool { return x >= 0.95 }
+		w("- multi with callbacks / without = %s (goal ≥ 0.95): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), mark(met(r)), pm, lo, hi)
 	}
 	w("\nµs/transfer is 1e6 / median transfers/s (wall clock; one transfer at a time, except in the multi rows). " +
 		"Client CPU is the client process's user+system time per transfer (the Go benchmark's, or pycurl's Python's), server excluded; " +

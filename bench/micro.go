@@ -95,7 +95,7 @@ func microReport(rows []*microRow, version string) string {
 		d := microDescs[r.name]
 		x := "—"
 		if len(r.x) > 0 {
-			x = fmt.Sprintf("%.2f (%.2f–%.2f)", median(r.x), slices.Min(r.x), slices.Max(r.x))
+			x = fmt.Sprintf("%s (%.2f–%.2f)", judged(median(r.x), 2, func(v float64) bool { return v <= 2 }), slices.Min(r.x), slices.Max(r.x))
 		}
 		floor := "—"
 		if len(r.floor) > 0 {
