@@ -251,15 +251,17 @@ func serveGo(size, cpu int) {
 
 // startChild starts cmd from a goroutine locked to its own OS thread, which
 // lives as long as the child: Pdeathsig is tied to the thread that forked,
-// and it kills the child if this program dies without stopping it.
-// stop sends sig, waits up to 5 s, then kills.
+// and it stops the child if this program dies without stopping it. SIGTERM,
+// not SIGKILL: nginx's master must live long enough to stop its worker,
+// which would otherwise keep serving as an orphan. stop sends sig, waits up
+// to 5 s, then kills the child's process group.
 func startChild(cmd *exec.Cmd, out io.Writer, afterStart func(), sig syscall.Signal) (stop func(), err error) {
 	if out != nil {
 		cmd.Stdout, cmd.Stderr = out, out
 	} else {
 		cmd.Stderr = os.Stderr
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	started := make(chan error, 1)
 	quit := make(chan struct{})
 	done := make(chan struct{})
