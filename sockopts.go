@@ -78,7 +78,7 @@ func KeepAlive(cfg net.KeepAliveConfig) SocketOption {
 		case d < 0:
 			return -1
 		}
-		return int(min((d+time.Second-1)/time.Second, math.MaxInt32))
+		return int(min(ceilDiv(d, time.Second), math.MaxInt32))
 	}
 	idle, intvl, cnt := secs(cfg.Idle), secs(cfg.Interval), cfg.Count
 	if cnt == 0 {
@@ -115,13 +115,23 @@ func KeepAlive(cfg net.KeepAliveConfig) SocketOption {
 	}}
 }
 
+// ceilDiv is d/unit rounded up, for d ≥ 0, without the overflow of
+// (d+unit-1)/unit near math.MaxInt64.
+func ceilDiv(d, unit time.Duration) time.Duration {
+	q := d / unit
+	if d%unit != 0 {
+		q++
+	}
+	return q
+}
+
 // TCPUserTimeout sets TCP_USER_TIMEOUT: how long sent data may stay
 // unacknowledged before the connection is dropped, rounded up to whole
 // milliseconds (so that a positive duration never becomes 0, the system
 // default). TCP sockets only.
 func TCPUserTimeout(d time.Duration) SocketOption {
 	const name = "TCP_USER_TIMEOUT"
-	ms := (d + time.Millisecond - 1) / time.Millisecond
+	ms := ceilDiv(d, time.Millisecond)
 	if d < 0 || ms > math.MaxInt32 {
 		return rangeErr(name, d)
 	}

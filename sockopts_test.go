@@ -2,6 +2,7 @@ package curl
 
 import (
 	"errors"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -233,6 +234,10 @@ func TestSocketOptionsErrors(t *testing.T) {
 		// A bad argument fails whatever the socket, also one the option skips.
 		{"negative-timeout-unix", "unix", TCPUserTimeout(-time.Second), unix.EINVAL, "TCP_USER_TIMEOUT"},
 		{"huge-timeout", "tcp4", TCPUserTimeout(1 << 62), unix.EINVAL, "TCP_USER_TIMEOUT"},
+		// Rounding up must not wrap the largest durations negative.
+		{"max-timeout", "tcp4", TCPUserTimeout(math.MaxInt64), unix.EINVAL, "out of range"},
+		{"max-keepidle", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Idle: math.MaxInt64}), unix.EINVAL, "TCP_KEEPIDLE"},
+		{"max-keepintvl", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Interval: math.MaxInt64}), unix.EINVAL, "TCP_KEEPINTVL"},
 		{"negative-buffer", "udp4", SendBuffer(-1), unix.EINVAL, "curlsock: socket option SO_SNDBUF: -1 out of range: invalid argument"},
 		{"huge-buffer", "udp4", RecvBuffer(1 << 40), unix.EINVAL, "SO_RCVBUF"},
 		{"huge-mark", "tcp4", Mark(1 << 33), unix.EINVAL, "SO_MARK"},
