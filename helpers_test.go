@@ -62,6 +62,9 @@ func newServerHandler(t *testing.T, network string, h http.Handler) *testServer 
 	case "unix":
 		path := filepath.Join(shortTempDir(t), "s.sock")
 		hs.Listener, err = net.Listen("unix", path)
+	case "unix-abstract":
+		// Addr is "@name"; CURLOPT_ABSTRACT_UNIX_SOCKET takes name.
+		hs.Listener, err = net.Listen("unix", fmt.Sprintf("@curlsock-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
 	case "tls":
 		hs.Listener, err = net.Listen("tcp4", "127.0.0.1:0")
 	}

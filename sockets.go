@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,9 +26,12 @@ import (
 //  5. Options configure it (libcurl's sockopt callback);
 //  6. Trace records every open, refusal, sockopt and close.
 //
-// libcurl's FTP active-mode listen socket arrives as an attempt to the local
-// address with port 0: it is a bind address, not a destination, so Rewrite
-// and Guard leave it alone (libcurl ignores rewrites of it anyway).
+// libcurl's FTP active-mode listen socket arrives as an attempt to a local
+// address with port 0: it is a bind address, not a destination, so Rewrite,
+// Guard, Dialer and the Control hooks leave it alone (libcurl ignores
+// rewrites of it anyway). Only an address of this host (or a loopback or
+// unspecified one) counts as such, and only when FTP is among the protocols:
+// any other destination with port 0 is checked like every other.
 //
 // A Sockets value is a description: Install copies what it needs, so one
 // value may serve any number of handles.
@@ -43,7 +47,10 @@ type Sockets struct {
 	Trace     *Trace
 	// Dialer, if set, dials each attempt with Go and hands the connected
 	// socket to libcurl (CURL_SOCKOPT_ALREADY_CONNECTED), which owns it from
-	// then on. Needs libcurl ≥ 8.0 (curl #10626).
+	// then on. The Dialer's own Control (or ControlContext) runs first, then
+	// the Control hooks above; an IPv4-mapped destination is dialed as
+	// "tcp4" to its IPv4 address, as Go dials it. Needs libcurl ≥ 8.0
+	// (curl #10626).
 	Dialer *net.Dialer
 }
 
@@ -57,9 +64,25 @@ func (s *Sockets) Install(e *CURL) error {
 	if s.Dialer != nil && alreadyConnectedBroken {
 		return fmt.Errorf("%w (libcurl %s): Sockets.Dialer cannot hand connections over", ErrAlreadyConnectedUnsupported, versionString())
 	}
-	st := &socketsState{Sockets: *s, handle: e.reg.seq, dialed: map[int]bool{}}
+	st := &socketsState{Sockets: *s, handle: e.reg.seq}
 	st.Control = append([]func(string, string, syscall.RawConn) error(nil), s.Control...)
 	st.Options = append([]SocketOption(nil), s.Options...)
+	protocols := s.Protocols
+	if s.Guard != nil && protocols == nil {
+		protocols = []string{"http", "https"}
+	}
+	st.ftp = protocols == nil || slices.ContainsFunc(protocols, func(p string) bool {
+		return strings.EqualFold(p, "ftp") || strings.EqualFold(p, "ftps")
+	})
+	if s.Dialer != nil {
+		st.Dialer = chainControl(s.Dialer, st.Control)
+	}
+	// What prereq and sockopt must learn from open, only when they need it:
+	// the guard's connections pay nothing for it.
+	st.track = s.Dialer != nil || s.Guard != nil && (s.Rewrite != nil || s.Guard.unix)
+	if st.track {
+		st.conns = map[int]connRecord{}
+	}
 	if err := e.Setopt(OPT_OPENSOCKETFUNCTION, st.open); err != nil {
 		return err
 	}
@@ -69,12 +92,8 @@ func (s *Sockets) Install(e *CURL) error {
 	if err := e.Setopt(OPT_CLOSESOCKETFUNCTION, st.close); err != nil {
 		return err
 	}
-	protocols := s.Protocols
 	if s.Guard == nil {
 		return setProtocols(e, protocols)
-	}
-	if protocols == nil {
-		protocols = []string{"http", "https"}
 	}
 	if err := setProtocols(e, protocols); err != nil {
 		return err
@@ -105,16 +124,32 @@ func setProtocols(e *CURL, protocols []string) error {
 type socketsState struct {
 	Sockets
 	handle uint64
+	ftp    bool // FTP may run: a local port-0 attempt is its listen socket
+	track  bool // conns is kept
 
-	mu     sync.Mutex
-	dialed map[int]bool // sockets handed over connected, until closed
+	mu    sync.Mutex
+	conns map[int]connRecord // this handle's open sockets, until closed
+}
+
+// connRecord is what open learnt of a socket that prereq and sockopt need.
+// An entry whose socket libcurl closed without the close-socket callback
+// (libcurl < 8.2, PR #11439) is replaced when its number is opened again.
+type connRecord struct {
+	dialed bool // handed over connected: sockopt answers ALREADY_CONNECTED
+	// reported is the peer libcurl 7.88 reports to prereq for a connection
+	// whose port a rewrite changed: the rewritten address with the URL's
+	// port (its CURLINFO_PRIMARY_PORT is conn->port); real is where the
+	// socket went, the address the guard checked.
+	reported, real netip.AddrPort
+	abstract       string // an abstract unix socket ("@name"): libcurl reports its peer as ""
 }
 
 func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, error) {
-	listen := addr.Addr.IsValid() && addr.Addr.Port() == 0
+	listen := st.ftp && addr.Addr.IsValid() && addr.Addr.Port() == 0 && isLocalAddr(addr.Addr.Addr())
 	// The trace's strings are built only when there is a trace: the path of
 	// every connection does not allocate.
 	var from string
+	before := addr.Addr
 	if st.Rewrite != nil && !listen {
 		var orig string
 		if st.Trace != nil {
@@ -131,9 +166,17 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 		}
 		return SOCKET_BAD, err
 	}
-	if dialed {
+	if st.track {
+		rec := connRecord{dialed: dialed}
+		if before.IsValid() && addr.Addr.IsValid() && before.Port() != addr.Addr.Port() {
+			rec.reported = netip.AddrPortFrom(addr.Addr.Addr(), before.Port())
+			rec.real = addr.Addr
+		}
+		if strings.HasPrefix(addr.Path, "@") {
+			rec.abstract = addr.Path
+		}
 		st.mu.Lock()
-		st.dialed[fd] = true
+		st.conns[fd] = rec
 		st.mu.Unlock()
 	}
 	if st.Trace != nil {
@@ -143,13 +186,23 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 }
 
 func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed bool, err error) {
-	if st.Guard != nil && !listen {
+	if listen {
+		fd, err := OpenSocket(addr)
+		return fd, false, err
+	}
+	if st.Guard != nil {
 		if err := st.Guard.CheckSockaddr(addr); err != nil {
 			return SOCKET_BAD, false, err
 		}
 	}
-	if st.Dialer != nil && !listen {
-		fd, err := dialHandover(st.Dialer, addr.Network(), goAddress(addr))
+	if st.Dialer != nil {
+		network, address := addr.Network(), goAddress(addr)
+		if ip := addr.Addr.Addr(); ip.Is4In6() {
+			// Go dials an IPv4-mapped address as IPv4 only, and refuses it
+			// on "tcp6"; the guard judged it as IPv4 too.
+			network, address = "tcp4", netip.AddrPortFrom(ip.Unmap(), addr.Addr.Port()).String()
+		}
+		fd, err := dialHandover(st.Dialer, network, address)
 		return fd, err == nil, err
 	}
 	fd, err = OpenSocket(addr)
@@ -171,9 +224,10 @@ func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed
 
 func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
 	dialed := false
-	if st.Dialer != nil {
+	// ALREADY_CONNECTED on an accepted FTP data socket aborts the transfer.
+	if st.Dialer != nil && purpose == SOCKTYPE_IPCXN {
 		st.mu.Lock()
-		dialed = st.dialed[fd]
+		dialed = st.conns[fd].dialed
 		st.mu.Unlock()
 	}
 	err := ApplyOptions(fd, st.Options...)
@@ -188,9 +242,9 @@ func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
 }
 
 func (st *socketsState) close(_ any, fd int) error {
-	if st.Dialer != nil {
+	if st.track {
 		st.mu.Lock()
-		delete(st.dialed, fd)
+		delete(st.conns, fd)
 		st.mu.Unlock()
 	}
 	err := unix.Close(fd)
@@ -204,14 +258,90 @@ func (st *socketsState) close(_ any, fd int) error {
 func (st *socketsState) prereq(_ any, primary, _ string, port, _ int) error {
 	ip, err := netip.ParseAddr(primary)
 	if err != nil {
-		// libcurl names a unix socket connection by its path.
+		// libcurl names a unix socket connection by its path, and an
+		// abstract one by the empty string (its sun_path starts with NUL).
+		if primary == "" {
+			if path := st.recorded(func(r connRecord) bool { return r.abstract != "" }).abstract; path != "" {
+				primary = path
+			}
+		}
 		return st.Guard.CheckUnix("unix", primary)
 	}
 	network := "tcp6"
 	if ip.Unmap().Is4() && !ip.Is4In6() {
 		network = "tcp4"
 	}
-	return st.Guard.Check(network, netip.AddrPortFrom(ip, uint16(port)))
+	peer := netip.AddrPortFrom(ip, uint16(port))
+	if r := st.recorded(func(r connRecord) bool { return r.reported == peer }); r.real.IsValid() {
+		peer = r.real
+	}
+	return st.Guard.Check(network, peer)
+}
+
+// recorded returns the first of this handle's open sockets whose record
+// matches, or a zero record.
+func (st *socketsState) recorded(match func(connRecord) bool) connRecord {
+	if !st.track {
+		return connRecord{}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, r := range st.conns {
+		if match(r) {
+			return r
+		}
+	}
+	return connRecord{}
+}
+
+// isLocalAddr reports whether ip is unspecified, loopback or an address of
+// one of this host's interfaces: the addresses libcurl's FTP listen socket
+// binds to. Asked only for attempts with port 0.
+func isLocalAddr(ip netip.Addr) bool {
+	ip = ip.WithZone("").Unmap()
+	if ip.IsUnspecified() || ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// chainControl returns d, or a copy of d that runs hooks after d's own
+// Control (or ControlContext) on every socket it dials.
+func chainControl(d *net.Dialer, hooks []func(network, address string, c syscall.RawConn) error) *net.Dialer {
+	if len(hooks) == 0 {
+		return d
+	}
+	c := *d
+	control, controlCtx := d.Control, d.ControlContext
+	c.Control = nil
+	c.ControlContext = func(ctx context.Context, network, address string, rc syscall.RawConn) error {
+		var err error
+		switch {
+		case controlCtx != nil:
+			err = controlCtx(ctx, network, address, rc)
+		case control != nil:
+			err = control(network, address, rc)
+		}
+		for _, f := range hooks {
+			if err != nil {
+				return err
+			}
+			err = f(network, address, rc)
+		}
+		return err
+	}
+	return &c
 }
 
 func (st *socketsState) record(ev TraceEvent) {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,6 +162,109 @@ func TestGuardUnix(t *testing.T) {
 	}
 }
 
+// An abstract unix socket passes a guard that allows unix sockets, also in
+// prereq, where libcurl names its peer "" (sun_path starts with NUL).
+func TestGuardAbstractUnix(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "unix-abstract")
+	for _, allow := range []bool{false, true} {
+		e, body := newEasy(t)
+		g := loopbackGuard()
+		if allow {
+			g = loopbackGuard(WithUnixSockets())
+		}
+		must(t, (&Sockets{Guard: g}).Install(e))
+		must(t, e.Setopt(OPT_ABSTRACT_UNIX_SOCKET, strings.TrimPrefix(srv.Addr, "@")))
+		must(t, e.Setopt(OPT_URL, "http://localhost/a"))
+		err := e.Perform()
+		if allow {
+			must(t, err)
+			if body.String() != "hello unix-abstract /a" {
+				t.Fatalf("body %q", body.String())
+			}
+		} else if !errors.Is(err, ErrProhibitedFamily) || srv.Hits() != 0 {
+			t.Fatalf("Perform = %v after %d requests, want ErrProhibitedFamily before any", err, srv.Hits())
+		}
+	}
+}
+
+// A rewrite that changes the port: prereq judges the port connected, not
+// the URL's, which libcurl 7.88 still reports as the connection's.
+func TestGuardRewrittenPort(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	_, port := splitPort(t, srv.Addr)
+	p, err := strconv.Atoi(port)
+	must(t, err)
+	rw, err := ParseRewrite("127.0.0.1:1=127.0.0.1:" + port)
+	must(t, err)
+	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(p)))
+	e, body := newEasy(t)
+	must(t, (&Sockets{Rewrite: rw, Guard: g}).Install(e))
+	must(t, e.Setopt(OPT_URL, "http://127.0.0.1:1/moved"))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /moved" {
+		t.Fatalf("body %q", body.String())
+	}
+	// The port that was not rewritten is still judged.
+	must(t, e.Setopt(OPT_URL, "http://127.0.0.1:2/"))
+	if err := e.Perform(); !errors.Is(err, ErrProhibitedPort) {
+		t.Fatalf("Perform to port 2 = %v, want ErrProhibitedPort", err)
+	}
+}
+
+// Port 0 marks libcurl's FTP listen socket only on a local address and when
+// FTP may run: any other destination with port 0 meets the guard.
+func TestGuardPortZero(t *testing.T) {
+	noLeaks(t)
+	for _, tc := range []struct {
+		name, url string
+		protocols []string
+		want      error
+	}{
+		{"loopback-http-only", "http://127.0.0.1:0/", nil, ErrProhibitedPort},
+		// With FTP allowed a loopback port 0 is taken for a listen socket:
+		// the connect reaches nothing.
+		{"loopback-ftp-allowed", "http://127.0.0.1:0/", []string{"http", "ftp"}, CurlError(E_COULDNT_CONNECT)},
+		{"not-local-ftp-allowed", "http://192.0.2.1:0/", []string{"http", "ftp"}, ErrProhibitedIP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := newEasy(t)
+			must(t, (&Sockets{Guard: loopbackGuard(WithPorts(80)), Protocols: tc.protocols}).Install(e))
+			// Should the guard let 192.0.2.1 through, the socket is bound
+			// to lo and no packet leaves this host.
+			must(t, e.Setopt(OPT_INTERFACE, "if!lo"))
+			must(t, e.Setopt(OPT_URL, tc.url))
+			if err := e.Perform(); !errors.Is(err, tc.want) {
+				t.Fatalf("Perform = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsLocalAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1", true}, {"127.0.0.5", true}, {"::1", true}, {"0.0.0.0", true}, {"::", true},
+		{"::ffff:127.0.0.1", true},
+		{"192.0.2.1", false}, {"10.255.255.254", false}, {"2001:db8::1", false},
+	} {
+		if got := isLocalAddr(netip.MustParseAddr(tc.addr)); got != tc.want {
+			t.Errorf("isLocalAddr(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+	addrs, err := net.InterfaceAddrs()
+	must(t, err)
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.(*net.IPNet).IP)
+		if ok && !isLocalAddr(ip) {
+			t.Errorf("isLocalAddr(%s) = false for an address of this host", ip)
+		}
+	}
+}
+
 // Schemes other than http and https are closed by default (file:// opens no
 // socket the guard could check), and proxies from the environment are
 // ignored: a proxy would connect to the destination out of the guard's sight.
@@ -289,21 +394,34 @@ func TestFromControl(t *testing.T) {
 	}
 }
 
-// The FTP active-mode listen socket (local address, port 0) passes a guard,
-// a rewrite and the options untouched.
+// The FTP active-mode listen socket (local address, port 0) passes a guard
+// that denies port 0, a rewrite, the options and a Control hook that would
+// refuse it, untouched.
 func TestSocketsFTPActive(t *testing.T) {
 	noLeaks(t)
 	srv := newFTP(t)
 	rw, err := ParseRewrite("127.0.0.1:9=127.0.0.1:10")
 	must(t, err)
+	_, port := splitPort(t, strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "ftp://"), "/"))
+	p, err := strconv.Atoi(port)
+	must(t, err)
+	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(p)))
+	var hooked []string
 	e, body := newEasy(t)
-	must(t, (&Sockets{Rewrite: rw, Guard: loopbackGuard(), Protocols: []string{"ftp"},
+	must(t, (&Sockets{Rewrite: rw, Guard: g, Protocols: []string{"ftp"},
+		Control: []func(string, string, syscall.RawConn) error{func(network, address string, _ syscall.RawConn) error {
+			hooked = append(hooked, address)
+			return g.Control(network, address, nil)
+		}},
 		Options: []SocketOption{KeepAlive(net.KeepAliveConfig{Enable: true})}}).Install(e))
 	must(t, e.Setopt(OPT_FTPPORT, "-"))
 	must(t, e.Setopt(OPT_URL, srv.URL()+"hello.txt"))
 	must(t, e.Perform())
 	if body.String() != "hello over ftp\n" {
 		t.Fatalf("body %q", body.String())
+	}
+	if len(hooked) != 1 || hooked[0] != "127.0.0.1:"+port {
+		t.Fatalf("Control hook saw %v, want only the control connection", hooked)
 	}
 }
 
@@ -330,6 +448,59 @@ func TestSocketsDialer(t *testing.T) {
 	must(t, e.Perform())
 	if body.String() != "hello tcp4 /dialed" || len(dialed) != 1 || dialed[0] != srv.Addr {
 		t.Fatalf("body %q, Go dialed %v", body.String(), dialed)
+	}
+}
+
+// With a Dialer, Sockets.Control hooks still run, after the Dialer's own,
+// and an IPv4-mapped destination is dialed as the IPv4 address it is.
+func TestSocketsDialerControlAndMapped(t *testing.T) {
+	if alreadyConnectedBroken {
+		t.Skipf("libcurl %s cannot take connected sockets (curl #10626)", versionString())
+	}
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	_, port := splitPort(t, srv.Addr)
+	var calls []string
+	hook := func(name string, err error) func(string, string, syscall.RawConn) error {
+		return func(network, address string, _ syscall.RawConn) error {
+			calls = append(calls, name+" "+network+" "+address)
+			return err
+		}
+	}
+	d := &net.Dialer{Control: hook("dialer", nil)}
+	refused := errors.New("refused by the hook")
+	for _, tc := range []struct {
+		name string
+		url  string
+		hook error
+		want []string
+	}{
+		{"ipv4", srv.url("/a"), nil, []string{"dialer tcp4 " + srv.Addr, "sockets tcp4 " + srv.Addr}},
+		{"mapped", "http://[::ffff:127.0.0.1]:" + port + "/m", nil, []string{"dialer tcp4 " + srv.Addr, "sockets tcp4 " + srv.Addr}},
+		{"refused", srv.url("/r"), refused, []string{"dialer tcp4 " + srv.Addr, "sockets tcp4 " + srv.Addr}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls = nil
+			hits := srv.Hits()
+			e, body := newEasy(t)
+			must(t, (&Sockets{Dialer: d, Guard: loopbackGuard(),
+				Control: []func(string, string, syscall.RawConn) error{hook("sockets", tc.hook)}}).Install(e))
+			must(t, e.Setopt(OPT_URL, tc.url))
+			err := e.Perform()
+			switch {
+			case tc.hook != nil:
+				if !errors.Is(err, refused) || srv.Hits() != hits {
+					t.Fatalf("Perform = %v (%d requests), want the hook's refusal and none", err, srv.Hits()-hits)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !strings.HasPrefix(body.String(), "hello tcp4 /"):
+				t.Fatalf("body %q", body.String())
+			}
+			if !slices.Equal(calls, tc.want) {
+				t.Fatalf("hooks ran %q, want %q", calls, tc.want)
+			}
+		})
 	}
 }
 
