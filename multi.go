@@ -137,14 +137,23 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	e.reg.raise()
 	e.reg.resetErrs()
 	p := e.CURL.GetHandle()
-	if err := multiErr(C.curl_multi_add_handle(m.handle, p)); err != nil {
-		return err
+	// libcurl 8.x destroys the handle's own connection cache here (the one
+	// its Performs filled), calling the close-socket callback: in a frame,
+	// so that a callback's panic is raised by AddHandle and a Cleanup from
+	// it waits until libcurl has returned.
+	var rc C.CURLMcode
+	m.reg.drive(func() { rc = C.curl_multi_add_handle(m.handle, p) })
+	if rc == C.CURLM_OK && !e.reg.isCleaned() {
+		m.mu.Lock()
+		m.easies[p] = e
+		m.mu.Unlock()
+		e.reg.setMulti(m)
 	}
-	m.mu.Lock()
-	m.easies[p] = e
-	m.mu.Unlock()
-	e.reg.setMulti(m)
-	return nil
+	m.reg.raise()
+	if rc == C.CURLM_OK && e.reg.isCleaned() {
+		return ErrHandleClosed
+	}
+	return multiErr(rc)
 }
 
 // RemoveHandle removes an easy handle (curl_multi_remove_handle). libcurl may

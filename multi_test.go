@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runAll drives m until no transfer is running and returns the messages.
@@ -252,5 +254,62 @@ func TestMultiCloserChangeKeepsOld(t *testing.T) {
 	must(t, m.RemoveHandle(e))
 	if got := Registrations().CloseCallbacks; got != 1 {
 		t.Fatalf("%d close registrations after RemoveHandle, want 1", got)
+	}
+}
+
+// libcurl 8.x closes the connections a handle's own Performs cached when the
+// handle joins a multi: that close runs in AddHandle's frame. A panic there
+// is raised by AddHandle (not by a later, unrelated call), and a Cleanup
+// from the callback waits until libcurl has returned, leaving AddHandle to
+// say the handle is gone. libcurl 7.88 keeps the connection: nothing runs.
+func TestMultiAddHandleClosesCachedConnection(t *testing.T) {
+	for _, cleanup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cleanup=%v", cleanup), func(t *testing.T) {
+			noLeaks(t)
+			srv := newServer(t, "tcp4")
+			m := newMulti(t)
+			e, _ := newEasy(t)
+			armed, ran := false, 0
+			must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
+				err := unix.Close(fd)
+				if armed {
+					ran++
+					if cleanup {
+						e.Cleanup()
+					} else {
+						panic("close in AddHandle")
+					}
+				}
+				return err
+			}))
+			must(t, e.Setopt(OPT_URL, srv.url("/")))
+			must(t, e.Perform())
+			armed = true
+			var err error
+			got := capturePanic(func() { err = m.AddHandle(e) })
+			armed = false
+			switch {
+			case ran == 0:
+				if got != nil || err != nil {
+					t.Fatalf("AddHandle = %v, panic %v with no close callback", err, got)
+				}
+				must(t, m.RemoveHandle(e))
+				return
+			case cleanup:
+				if got != nil || !errors.Is(err, ErrHandleClosed) {
+					t.Fatalf("AddHandle = %v, panic %v; want ErrHandleClosed", err, got)
+				}
+				if n, err := m.Perform(); n != 0 || err != nil {
+					t.Fatalf("multi Perform = %d, %v: the cleaned-up handle still runs", n, err)
+				}
+				return
+			case got != "close in AddHandle":
+				t.Fatalf("AddHandle raised %#v", got)
+			}
+			if p := capturePanic(func() { e.Setopt(OPT_VERBOSE, 0) }); p != nil {
+				t.Fatalf("a later Setopt raised %#v", p)
+			}
+			must(t, m.RemoveHandle(e))
+		})
 	}
 }
