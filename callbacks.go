@@ -286,9 +286,10 @@ func (h *handleReg) openWith(sa *Sockaddr, purpose SockType, p *C.struct_curl_so
 	var fn OpenSocketFunc
 	var data any
 	var closer *closeReg
+	var retired []*closeReg
 	named := false
 	if cb := h.hot.Load(); cb != nil {
-		fn, data, closer, named = cb.open, cb.openData, cb.closer, cb.sockopt != nil
+		fn, data, closer, retired, named = cb.open, cb.openData, cb.closer, cb.retired, cb.sockopt != nil
 	}
 	fd, err, rec := callOpen(fn, data, purpose, sa)
 	switch {
@@ -324,7 +325,7 @@ func (h *handleReg) openWith(sa *Sockaddr, purpose SockType, p *C.struct_curl_so
 		}
 	}
 	if closer != nil {
-		chargeFD(fd, identity, closer)
+		chargeFD(fd, identity, closer, retired)
 	}
 	// Only a sockopt callback's error names the destination (addrOf).
 	h.lastFD = -1

@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/curlsock/curlsock/internal/cbench"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,6 +148,76 @@ func TestCloseSocketDataPerConnection(t *testing.T) {
 	}
 	if got[s1.Addr] != "first" || got[s2.Addr] != "second" {
 		t.Fatalf("close data by server: %v, want %s→first, %s→second", got, s1.Addr, s2.Addr)
+	}
+}
+
+// Close-socket data changed from inside the open-socket callback: the
+// connection already holds the old data, and the socket is charged to it.
+func TestCloseSocketDataChangedInOpen(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	var closedWith []any
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(data any, fd int) error {
+		closedWith = append(closedWith, data)
+		return unix.Close(fd)
+	}))
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "old"))
+	changed := false
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) {
+		if !changed {
+			changed = true
+			if err := e.Setopt(OPT_CLOSESOCKETDATA, "new"); err != nil {
+				return SOCKET_BAD, err
+			}
+		}
+		return OpenSocket(addr)
+	}))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, e.Perform())
+	if got := Registrations().CloseCallbacks; got != 2 {
+		t.Fatalf("%d close registrations after the transfer, want 2: the cached connection holds the old one", got)
+	}
+	e.Cleanup()
+	if len(closedWith) != 1 || closedWith[0] != "old" {
+		t.Fatalf("close callback called with %v, want [old]", closedWith)
+	}
+}
+
+// Close-socket data changed while a transfer in a multi has created its
+// connection (holding the old id) but not yet opened its socket, as when it
+// waits for an asynchronous resolve: the socket opened after the change must
+// keep the old registration alive after RemoveHandle, for the connection
+// cached in the multi closes it with the old id. libcurl's side is played by
+// cbench, which calls the trampolines as libcurl would.
+func TestCloseSocketDataChangedBeforeOpen(t *testing.T) {
+	noLeaks(t)
+	m := newMulti(t)
+	e, _ := newEasy(t)
+	var closedWith []any
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(data any, fd int) error {
+		closedWith = append(closedWith, data)
+		return unix.Close(fd)
+	}))
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "old"))
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) { return OpenSocket(addr) }))
+	must(t, m.AddHandle(e))
+	oldID := closerID(e)
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "new"))
+	fd := cbench.Open(e.reg.id, 1, 80)
+	if fd < 0 {
+		t.Fatal("open refused")
+	}
+	must(t, m.RemoveHandle(e))
+	if got := Registrations().CloseCallbacks; got != 2 {
+		t.Fatalf("%d close registrations after RemoveHandle, want 2: the socket opened after the change may be closed with the old id", got)
+	}
+	cbench.Close(0, oldID, fd, 1)
+	if len(closedWith) != 1 || closedWith[0] != "old" {
+		t.Fatalf("close callback called with %v, want [old]", closedWith)
+	}
+	if got := Registrations().CloseCallbacks; got != 1 {
+		t.Fatalf("%d close registrations after the close, want 1", got)
 	}
 }
 

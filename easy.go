@@ -139,14 +139,15 @@ func (e *CURL) setCloser(change func()) error {
 	if h.closeFn != nil {
 		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
 	}
-	h.publishLocked()
 	// A transfer under way (in a multi, or a callback changing the option
 	// mid-Perform) may have created a connection that holds the old id but
-	// has no socket yet: keep the old registration until it is idle.
+	// has no socket yet: keep the old registration until it is idle, and
+	// as long as any socket opened meanwhile (chargeFD's also).
 	busy := old != nil && (h.multi != nil || h.performing)
 	if busy {
 		h.retired = append(h.retired, old)
 	}
+	h.publishLocked()
 	h.mu.Unlock()
 	err := e.install()
 	if !busy {
@@ -161,6 +162,9 @@ func (h *handleReg) releaseRetired() {
 	h.mu.Lock()
 	retired := h.retired
 	h.retired = nil
+	if retired != nil {
+		h.publishLocked()
+	}
 	h.mu.Unlock()
 	for _, c := range retired {
 		unsetCloser(c)

@@ -69,11 +69,12 @@ type hotCallbacks struct {
 	sockopt     SockoptFunc
 	sockoptData any
 	closer      *closeReg
+	retired     []*closeReg // setCloser's, while a transfer may still hold them
 }
 
 // publishLocked republishes the snapshot; h.mu must be held.
 func (h *handleReg) publishLocked() {
-	h.hot.Store(&hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData, closer: h.closer})
+	h.hot.Store(&hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData, closer: h.closer, retired: h.retired})
 }
 
 type regKind int
@@ -114,6 +115,11 @@ type fdEntry struct {
 	closer   *closeReg
 	known    bool // dev and ino are set
 	dev, ino uint64
+	// also: the registrations retired by setCloser while a transfer was
+	// under way, when the socket was opened. Its connection may have been
+	// created before the change and then closes the socket with one of
+	// their ids, so they live as long as the socket does.
+	also []*closeReg
 }
 
 // eagerIdentity: libcurl closes sockets behind curlsock's back on its normal
@@ -217,19 +223,21 @@ func maybeFreeLocked(c *closeReg) {
 // close-socket callback, and keeps c alive until then. st is fd's identity, or
 // nil if it was not taken. A number already in the table was closed behind
 // our back and reused: that entry is released.
-func chargeFD(fd int, st *unix.Stat_t, c *closeReg) {
-	e := fdEntry{closer: c}
+func chargeFD(fd int, st *unix.Stat_t, c *closeReg, also []*closeReg) {
+	e := fdEntry{closer: c, also: also}
 	if st != nil {
 		e.known, e.dev, e.ino = true, st.Dev, st.Ino
 	}
 	registry.Lock()
 	defer registry.Unlock()
 	if old, ok := registry.fds[fd]; ok {
-		old.closer.sockets--
-		maybeFreeLocked(old.closer)
+		releaseLocked(old)
 	}
 	registry.fds[fd] = e
 	c.sockets++
+	for _, r := range also {
+		r.sockets++
+	}
 	if len(registry.fds) >= registry.sweepAt {
 		sweepLocked()
 		// Amortized: a sweep costs one fstat per tracked socket.
@@ -264,9 +272,17 @@ func takeFD(fd int) (fdEntry, bool) {
 // releaseFD drops the charge of a socket taken with takeFD, once closed.
 func releaseFD(e fdEntry) {
 	registry.Lock()
+	releaseLocked(e)
+	registry.Unlock()
+}
+
+func releaseLocked(e fdEntry) {
 	e.closer.sockets--
 	maybeFreeLocked(e.closer)
-	registry.Unlock()
+	for _, r := range e.also {
+		r.sockets--
+		maybeFreeLocked(r)
+	}
 }
 
 // isSame reports whether fd still is the socket e recorded. Without a
@@ -285,8 +301,7 @@ func sweepLocked() {
 		switch {
 		case socketStat(fd, &st) != nil || e.known && (st.Dev != e.dev || st.Ino != e.ino):
 			delete(registry.fds, fd)
-			e.closer.sockets--
-			maybeFreeLocked(e.closer)
+			releaseLocked(e)
 		case !e.known:
 			e.known, e.dev, e.ino = true, st.Dev, st.Ino
 			registry.fds[fd] = e
