@@ -271,17 +271,19 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	}
 	if f != nil && !f.saBusy {
 		f.saBusy = true
-		fd := h.openWith(&f.sa, purpose, p, frame)
+		fd := h.openWith(f, &f.sa, purpose, p, frame)
 		f.saBusy = false
 		return fd
 	}
 	sa := sockaddrPool.Get().(*Sockaddr)
-	fd := h.openWith(sa, purpose, p, frame)
+	fd := h.openWith(f, sa, purpose, p, frame)
 	sockaddrPool.Put(sa)
 	return fd
 }
 
-func (h *handleReg) openWith(sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
+// openWith runs h's open-socket callback; f is the frame's handle, nil when
+// no curlsock call drives libcurl on this thread.
+func (h *handleReg) openWith(f *handleReg, sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
 	decodeSockaddr(sa, p)
 	var fn OpenSocketFunc
 	var data any
@@ -328,9 +330,11 @@ func (h *handleReg) openWith(sa *Sockaddr, purpose SockType, p *C.struct_curl_so
 		chargeFD(fd, identity, closer, retired)
 	}
 	// Only a sockopt callback's error names the destination (addrOf).
-	h.lastFD = -1
-	if named {
-		h.lastFD, h.lastAddr, h.lastPath = fd, sa.Addr, sa.Path
+	if f != nil {
+		f.lastFD = -1
+		if named {
+			f.lastFD, f.lastAddr, f.lastPath = fd, sa.Addr, sa.Path
+		}
 	}
 	return fd
 }
@@ -389,7 +393,7 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	default:
 		err = fmt.Errorf("%w: %d", ErrInvalidSockopt, code)
 	}
-	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: h.addrOf(fd), Err: err})
+	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: addrOf(lookupHandle(frame), fd), Err: err})
 	return SOCKOPT_ERROR
 }
 
@@ -406,10 +410,10 @@ func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType) (code int, 
 }
 
 // addrOf names the destination of fd for an error message: the address it
-// was opened for, or its peer (an accepted socket).
-func (h *handleReg) addrOf(fd int) string {
-	if h.lastFD == fd {
-		return (&Sockaddr{Addr: h.lastAddr, Path: h.lastPath}).String()
+// was opened for in frame f, or its peer (an accepted socket).
+func addrOf(f *handleReg, fd int) string {
+	if f != nil && f.lastFD == fd {
+		return (&Sockaddr{Addr: f.lastAddr, Path: f.lastPath}).String()
 	}
 	if sa, err := unix.Getpeername(fd); err == nil {
 		if s := sockaddrString(sa); s != "" {

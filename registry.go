@@ -40,10 +40,13 @@ type handleReg struct {
 	closeData   any
 	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without closeFn
 	hot         atomic.Pointer[hotCallbacks] // what the open and sockopt paths read, lock-free
-	// The last socket opened for this handle and its destination, to name it
-	// in sockopt errors. Only the thread libcurl runs the handle's callbacks
-	// on touches them, one callback at a time, as libcurl allows a handle on
-	// one thread at a time: no atomics on the path of every connection.
+	// While this handle is the frame (the curlsock call driving libcurl on
+	// some thread), the last socket opened in it and its destination, to
+	// name it in a sockopt error: libcurl calls sockopt right after open, on
+	// the same thread. Only that thread touches them, as libcurl drives a
+	// handle on one thread at a time: no atomics on the path of every
+	// connection. Not the callback's own handle: go-curl's Duphandle copies
+	// the ids, and two threads may run callbacks of one id at once.
 	lastFD int
 	// Handed to open-socket callbacks while this is the frame: see openSocket.
 	sa         Sockaddr

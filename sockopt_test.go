@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -136,4 +137,49 @@ func TestSockoptNilUnsets(t *testing.T) {
 	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, nil))
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
 	must(t, e.Perform())
+}
+
+// go-curl's own Duphandle copies the callback ids: two handles then run
+// callbacks of one registration on two threads at once. What the open
+// callback keeps for a sockopt error belongs to the thread's frame, not to
+// the registration (`make test` runs this under the race detector).
+func TestSockoptGoCurlDuphandleConcurrent(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	var mu sync.Mutex
+	calls := 0
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, func(any, int, SockType) (int, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return SOCKOPT_OK, nil
+	}))
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) { return OpenSocket(addr) }))
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, e.Setopt(OPT_FORBID_REUSE, 1))
+	// Both copies write here: the test's body buffer would race.
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { return true }))
+	d := Wrap(e.CURL.Duphandle())
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for _, h := range []*CURL{e, d} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				errs <- h.Perform()
+			}
+		}()
+	}
+	wg.Wait()
+	d.Cleanup()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if calls != 2*n {
+		t.Fatalf("%d sockopt calls, want %d", calls, 2*n)
+	}
 }
