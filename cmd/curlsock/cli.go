@@ -100,10 +100,16 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		if len(args) == 0 {
 			break
 		}
+		if args[0] == "" {
+			return nil, usageError{"empty URL"}
+		}
 		if o.url != "" {
 			return nil, usageError{fmt.Sprintf("more than one URL: %q and %q", o.url, args[0])}
 		}
 		o.url, args = args[0], args[1:]
+	}
+	if o.url == "" && fs.NFlag() > 0 {
+		return nil, usageError{"flags but no URL (the demo, run without a URL, takes no flags)"}
 	}
 	for _, s := range allow {
 		p, err := parsePrefix(s)
@@ -184,14 +190,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 // run on every socket after the guard.
 func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, string, syscall.RawConn) error) int {
 	out := stdout
+	var file *lazyFile
 	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			fmt.Fprintf(stderr, "curlsock: (%d) %v\n", exitWrite, err)
-			return exitWrite
-		}
-		defer f.Close()
-		out = f
+		// As curl: the file is created by the first write, so that a
+		// transfer that fails before any data leaves an existing file alone.
+		file = &lazyFile{path: o.output}
+		out = file
 	}
 	e := curl.EasyInit()
 	if e == nil {
@@ -253,13 +257,17 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 	opts := []setopt{
 		{curl.OPT_URL, o.url},
 		{curl.OPT_NOSIGNAL, 1},
+		// A write error must end the transfer at once: false would pause it
+		// (go-curl's meaning), so the data is dropped and the progress
+		// callback aborts.
 		{curl.OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
-			if _, err := out.Write(b); err != nil {
-				werr = err
-				return false
+			if werr == nil {
+				_, werr = out.Write(b)
 			}
 			return true
 		}},
+		{curl.OPT_NOPROGRESS, 0},
+		{curl.OPT_PROGRESSFUNCTION, func(_, _, _, _ float64, _ any) bool { return werr == nil }},
 	}
 	if o.follow {
 		opts = append(opts, setopt{curl.OPT_FOLLOWLOCATION, 1})
@@ -274,7 +282,12 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 		opts = append(opts, setopt{curl.OPT_UNIX_SOCKET_PATH, o.unixSocket})
 	}
 	if o.maxTime > 0 {
-		opts = append(opts, setopt{curl.OPT_TIMEOUT_MS, int(o.maxTime / time.Millisecond)})
+		// Rounded up: 0 would mean no timeout at all.
+		ms := o.maxTime / time.Millisecond
+		if o.maxTime%time.Millisecond != 0 {
+			ms++
+		}
+		opts = append(opts, setopt{curl.OPT_TIMEOUT_MS, int(ms)})
 	}
 	for _, kv := range opts {
 		if err := e.Setopt(kv.opt, kv.v); err != nil {
@@ -287,6 +300,14 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 		return exitUsage
 	}
 	err := e.Perform()
+	if file != nil {
+		if err == nil && werr == nil {
+			_, werr = file.Write(nil) // an empty body still makes the file
+		}
+		if cerr := file.Close(); werr == nil {
+			werr = cerr
+		}
+	}
 	if werr != nil {
 		if !o.silent {
 			fmt.Fprintf(stderr, "curlsock: (%d) writing output: %v\n", exitWrite, werr)
@@ -311,4 +332,28 @@ func exitCode(err error) int {
 		return int(ce)
 	}
 	return exitUsage
+}
+
+// lazyFile creates path on the first Write.
+type lazyFile struct {
+	path string
+	f    *os.File
+}
+
+func (l *lazyFile) Write(b []byte) (int, error) {
+	if l.f == nil {
+		f, err := os.Create(l.path)
+		if err != nil {
+			return 0, err
+		}
+		l.f = f
+	}
+	return l.f.Write(b)
+}
+
+func (l *lazyFile) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bin is the curlsock binary the tests run, built once by TestMain.
@@ -41,7 +43,10 @@ type result struct {
 
 func curlsock(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	// A hung transfer fails the test instead of the whole run.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -59,6 +64,12 @@ func server(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/empty":
+		case "/stall":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
 		case "/private":
 			http.Redirect(w, r, "http://10.1.2.3/secret", http.StatusFound)
 		default:
@@ -109,6 +120,12 @@ func TestFetch(t *testing.T) {
 		{name: "silent", args: []string{"-s", "--guard", srv.URL + "/"}, code: 7},
 		{name: "trace", args: []string{"--trace-sockets", srv.URL + "/t"}, stdout: "hi /t",
 			stderrHas: []string{"open", "127.0.0.1:" + port, "close"}},
+		// Exit 23 at once, not a transfer paused for ever.
+		{name: "write-error", args: []string{"-o", "/dev/full", srv.URL + "/w"}, code: 23, stderrHas: []string{"writing output", "no space left"}},
+		{name: "write-error-silent", args: []string{"-s", "-o", "/dev/full", srv.URL + "/w"}, code: 23},
+		{name: "empty-body-makes-file", args: []string{"-o", out + "-empty", srv.URL + "/empty"}},
+		// Below a millisecond is still a timeout, not none.
+		{name: "max-time-sub-ms", args: []string{"--max-time", "500us", srv.URL + "/stall"}, code: 28},
 		{name: "socket-options", args: []string{"--keepalive", "10s", "--tcp-user-timeout", "2s", "--sndbuf", "65536", "--rcvbuf", "65536", srv.URL + "/o"}, stdout: "hi /o"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,6 +143,11 @@ func TestFetch(t *testing.T) {
 			}
 			if tc.name == "silent" && r.stderr != "" {
 				t.Errorf("-s printed %q", r.stderr)
+			}
+			if tc.name == "empty-body-makes-file" {
+				if b, err := os.ReadFile(out + "-empty"); err != nil || len(b) != 0 {
+					t.Errorf("file %q (%v), want an empty file", b, err)
+				}
 			}
 			if tc.fileBody != "" {
 				b, err := os.ReadFile(out)
@@ -198,11 +220,30 @@ func TestUsageErrors(t *testing.T) {
 		{"--sndbuf", "-1", "http://x/"},
 		{"--no-such-flag", "http://x/"},
 		{"http://a/", "http://b/"},
+		{""},
+		{"-o", "out", ""},
+		{"--guard"},
 	} {
 		r := curlsock(t, args...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, "curlsock:") && !strings.Contains(r.stderr, "usage") {
 			t.Errorf("%q: exit %d, stderr %q; want %d with a message", args, r.code, r.stderr, exitUsage)
 		}
+	}
+}
+
+// A transfer that fails before any data leaves an existing output file alone,
+// as curl does.
+func TestOutputFileKeptOnFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(out, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := curlsock(t, "-s", "-o", out, "http://127.0.0.1:"+closedPort(t)+"/")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want 7; stderr: %s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "precious" {
+		t.Fatalf("output file now %q (%v), want it untouched", b, err)
 	}
 }
 
