@@ -156,6 +156,21 @@ func (e *CURL) setoptOther(opt int, param any) error {
 		return e.gocurlSetopt(opt, param)
 	case OPT_POSTFIELDS:
 		return e.setPostfields(param)
+	case OPT_COPYPOSTFIELDS:
+		// libcurl types it as an object pointer, but copies the bytes (up
+		// to POSTFIELDSIZE if set first, else to the first NUL).
+		var b []byte
+		switch t := param.(type) {
+		case string:
+			b = []byte(t)
+		case []byte:
+			b = t
+		default:
+			return optionTypeError(opt, "a string or []byte", param)
+		}
+		cb := C.CBytes(append(b[:len(b):len(b)], 0))
+		defer C.free(cb)
+		return curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_COPYPOSTFIELDS, cb))
 	}
 
 	switch typ := C.curlsock_option_type(C.CURLoption(opt)); typ {
@@ -164,6 +179,7 @@ func (e *CURL) setoptOther(opt int, param any) error {
 	case otOffT:
 		var v int64
 		switch t := param.(type) {
+		case nil: // resets, as go-curl passes it
 		case int:
 			v = int64(t)
 		case int32:
@@ -305,8 +321,18 @@ func (e *CURL) setPostfields(param any) error {
 		s = string(t)
 		cs = C.CString(s)
 	case CurlString:
-		// The caller owns it.
-		return curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(t)))
+		// The caller owns it; the copy kept for an earlier value is no
+		// longer libcurl's, nor what Duphandle must set again.
+		if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(t))); err != nil {
+			return err
+		}
+		h := e.reg
+		h.mu.Lock()
+		old := h.opts.postfields
+		h.opts.postfields, h.opts.postfieldsValue = nil, ""
+		h.mu.Unlock()
+		C.free(unsafe.Pointer(old))
+		return nil
 	default:
 		return optionTypeError(OPT_POSTFIELDS, "a string", param)
 	}
@@ -355,6 +381,47 @@ func (e *CURL) copyOptions(src *handleReg) error {
 		return e.setPostfields(post)
 	}
 	return nil
+}
+
+// Pause pauses or resumes the transfer's directions (curl_easy_pause).
+// Resuming may deliver buffered data to the write callback at once, so it
+// runs as a curlsock call driving libcurl; on a cleaned-up handle it returns
+// ErrHandleClosed.
+func (e *CURL) Pause(bitmask int) error {
+	if e.reg.isCleaned() {
+		return ErrHandleClosed
+	}
+	var rc C.CURLcode
+	e.reg.drive(func() { rc = C.curl_easy_pause(e.CURL.GetHandle(), C.int(bitmask)) })
+	e.reg.raise()
+	return curlErr(rc)
+}
+
+// Escape URL-encodes s (curl_easy_escape). libcurl ignores the handle
+// (since 7.82.0), so this never touches it, cleaned up or not; embedded NUL
+// bytes are encoded too.
+func (e *CURL) Escape(s string) string {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	out := C.curl_easy_escape(nil, cs, C.int(len(s)))
+	if out == nil {
+		return ""
+	}
+	defer C.curl_free(unsafe.Pointer(out))
+	return C.GoString(out)
+}
+
+// Unescape URL-decodes s (curl_easy_unescape), without touching the handle.
+func (e *CURL) Unescape(s string) string {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	n := C.int(0)
+	out := C.curl_easy_unescape(nil, cs, C.int(len(s)), &n)
+	if out == nil {
+		return ""
+	}
+	defer C.curl_free(unsafe.Pointer(out))
+	return C.GoStringN(out, n)
 }
 
 // Recv receives raw data on a CONNECT_ONLY connection (curl_easy_recv).

@@ -75,6 +75,91 @@ func TestPostfieldsKeptAlive(t *testing.T) {
 	}
 }
 
+// POSTFIELDS replaced by a caller-owned CurlString: the copy kept for the
+// earlier string is dropped, and a Duphandle posts the new value too.
+// COPYPOSTFIELDS, which libcurl copies, takes a string or []byte.
+func TestPostfieldsVariants(t *testing.T) {
+	noLeaks(t)
+	srv := newServerHandler(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	}))
+	post := func(e *CURL) string {
+		t.Helper()
+		var b strings.Builder
+		must(t, e.Setopt(OPT_WRITEFUNCTION, func(p []byte, _ any) bool { b.Write(p); return true }))
+		must(t, e.Perform())
+		return b.String()
+	}
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, e.Setopt(OPT_POSTFIELDS, "old"))
+	cs := NewCurlString("new")
+	defer FreeCurlString(cs)
+	must(t, e.Setopt(OPT_POSTFIELDS, cs))
+	d := e.Duphandle()
+	defer d.Cleanup()
+	if got, dup := post(e), post(d); got != "new" || dup != "new" {
+		t.Fatalf("posted %q, duplicate posted %q; want new, new", got, dup)
+	}
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{{"copied=1", "copied=1"}, {[]byte("copied=2"), "copied=2"}} {
+		must(t, e.Setopt(OPT_COPYPOSTFIELDS, tc.v))
+		if got := post(e); got != tc.want {
+			t.Fatalf("COPYPOSTFIELDS %q posted %q", tc.want, got)
+		}
+	}
+	if err := e.Setopt(OPT_COPYPOSTFIELDS, 7); !errors.Is(err, ErrOptionType) {
+		t.Fatalf("COPYPOSTFIELDS 7: %v, want ErrOptionType", err)
+	}
+}
+
+// Pause from a callback resumes what the write callback paused (go-curl's
+// false); on a cleaned-up handle Pause says so instead of reaching whatever
+// handle libcurl put at that address since. Escape and Unescape never touch
+// the handle.
+func TestPauseEscapeDropIn(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	var body strings.Builder
+	paused := false
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
+		if !paused {
+			paused = true
+			return false
+		}
+		body.Write(b)
+		return true
+	}))
+	must(t, e.Setopt(OPT_NOPROGRESS, false))
+	must(t, e.Setopt(OPT_PROGRESSFUNCTION, func(_, _, _, _ float64, _ any) bool {
+		if paused && body.Len() == 0 {
+			if err := e.Pause(PAUSE_CONT); err != nil {
+				t.Errorf("Pause(PAUSE_CONT) = %v", err)
+			}
+		}
+		return true
+	}))
+	must(t, e.Setopt(OPT_URL, srv.url("/paused")))
+	must(t, e.Perform())
+	if !paused || body.String() != "hello tcp4 /paused" {
+		t.Fatalf("paused %v, body %q", paused, body.String())
+	}
+	if got := e.Escape("a b/\x00é"); got != "a%20b%2F%00%C3%A9" {
+		t.Errorf("Escape = %q", got)
+	}
+	e.Cleanup()
+	if err := e.Pause(PAUSE_CONT); !errors.Is(err, ErrHandleClosed) {
+		t.Errorf("Pause after Cleanup = %v, want ErrHandleClosed", err)
+	}
+	if got := e.Unescape("a%20b%00c"); got != "a b\x00c" {
+		t.Errorf("Unescape after Cleanup = %q", got)
+	}
+}
+
 func TestOptionTypes(t *testing.T) {
 	noLeaks(t)
 	srv := newServer(t, "tcp4")
@@ -83,6 +168,7 @@ func TestOptionTypes(t *testing.T) {
 	must(t, e.Setopt(OPT_MAXFILESIZE_LARGE, int64(1<<40))) // off_t from int64, which go-curl refused
 	must(t, e.Setopt(OPT_MAXFILESIZE_LARGE, uint64(1<<40)))
 	must(t, e.Setopt(OPT_MAXFILESIZE_LARGE, 1<<40))
+	must(t, e.Setopt(OPT_MAXFILESIZE_LARGE, nil)) // resets, as in go-curl
 	must(t, e.Setopt(OPT_VERBOSE, false))
 	must(t, e.Setopt(OPT_USERAGENT, CurlString(nil)))
 	must(t, e.Setopt(OPT_USERAGENT, nil))
