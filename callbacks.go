@@ -460,6 +460,11 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		// no longer the same socket it was closed already, and the number may
 		// belong to someone else now; a socket curlsock did not open (another
 		// handle's, on a shared connection) cannot be told apart, and is left.
+		// On libcurl ≥ 8.2 an entry whose identity no sweep has learnt yet is
+		// taken for the same socket: a callback that closes fd, lets the
+		// number be reused, then panics, has that socket closed. Learning
+		// the identity before every close would cost the fstat per
+		// connection that the lazy identity saves (see fdEntry).
 		unix.Close(fd)
 	}
 	if tracked {
