@@ -137,54 +137,38 @@ func TestGuardConnectionReuse(t *testing.T) {
 	g.Cleanup()
 }
 
-// Unix sockets are denied unless allowed.
+// Unix sockets, by path or abstract, are denied unless allowed. An abstract
+// one passes prereq too, where libcurl names its peer "" (sun_path starts
+// with NUL).
 func TestGuardUnix(t *testing.T) {
-	noLeaks(t)
-	srv := newServer(t, "unix")
-	for _, allow := range []bool{false, true} {
-		e, body := newEasy(t)
-		g := loopbackGuard()
-		if allow {
-			g = loopbackGuard(WithUnixSockets())
-		}
-		must(t, (&Sockets{Guard: g}).Install(e))
-		must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
-		must(t, e.Setopt(OPT_URL, "http://localhost/u"))
-		err := e.Perform()
-		if allow {
-			must(t, err)
-			if body.String() != "hello unix /u" {
-				t.Fatalf("body %q", body.String())
+	for _, network := range []string{"unix", "unix-abstract"} {
+		t.Run(network, func(t *testing.T) {
+			noLeaks(t)
+			srv := newServer(t, network)
+			for _, allow := range []bool{false, true} {
+				e, body := newEasy(t)
+				g := loopbackGuard()
+				if allow {
+					g = loopbackGuard(WithUnixSockets())
+				}
+				must(t, (&Sockets{Guard: g}).Install(e))
+				if network == "unix" {
+					must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
+				} else {
+					must(t, e.Setopt(OPT_ABSTRACT_UNIX_SOCKET, strings.TrimPrefix(srv.Addr, "@")))
+				}
+				must(t, e.Setopt(OPT_URL, "http://localhost/u"))
+				err := e.Perform()
+				if allow {
+					must(t, err)
+					if body.String() != "hello "+network+" /u" {
+						t.Fatalf("body %q", body.String())
+					}
+				} else if !errors.Is(err, ErrProhibitedFamily) || srv.Hits() != 0 {
+					t.Fatalf("Perform = %v after %d requests, want ErrProhibitedFamily before any", err, srv.Hits())
+				}
 			}
-		} else if !errors.Is(err, ErrProhibitedFamily) {
-			t.Fatalf("Perform = %v, want ErrProhibitedFamily", err)
-		}
-	}
-}
-
-// An abstract unix socket passes a guard that allows unix sockets, also in
-// prereq, where libcurl names its peer "" (sun_path starts with NUL).
-func TestGuardAbstractUnix(t *testing.T) {
-	noLeaks(t)
-	srv := newServer(t, "unix-abstract")
-	for _, allow := range []bool{false, true} {
-		e, body := newEasy(t)
-		g := loopbackGuard()
-		if allow {
-			g = loopbackGuard(WithUnixSockets())
-		}
-		must(t, (&Sockets{Guard: g}).Install(e))
-		must(t, e.Setopt(OPT_ABSTRACT_UNIX_SOCKET, strings.TrimPrefix(srv.Addr, "@")))
-		must(t, e.Setopt(OPT_URL, "http://localhost/a"))
-		err := e.Perform()
-		if allow {
-			must(t, err)
-			if body.String() != "hello unix-abstract /a" {
-				t.Fatalf("body %q", body.String())
-			}
-		} else if !errors.Is(err, ErrProhibitedFamily) || srv.Hits() != 0 {
-			t.Fatalf("Perform = %v after %d requests, want ErrProhibitedFamily before any", err, srv.Hits())
-		}
+		})
 	}
 }
 
