@@ -151,47 +151,6 @@ func TestCloseSocketDataPerConnection(t *testing.T) {
 	}
 }
 
-// closeDataRecorder sets a close-socket callback that records the data it is
-// called with, and data as CLOSESOCKETDATA.
-func closeDataRecorder(t *testing.T, e *CURL, data any) *[]any {
-	t.Helper()
-	var closedWith []any
-	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(data any, fd int) error {
-		closedWith = append(closedWith, data)
-		return unix.Close(fd)
-	}))
-	must(t, e.Setopt(OPT_CLOSESOCKETDATA, data))
-	return &closedWith
-}
-
-// Close-socket data changed from inside the open-socket callback: the
-// connection already holds the old data, and the socket is charged to it.
-func TestCloseSocketDataChangedInOpen(t *testing.T) {
-	noLeaks(t)
-	srv := newServer(t, "tcp4")
-	e, _ := newEasy(t)
-	closedWith := closeDataRecorder(t, e, "old")
-	changed := false
-	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) {
-		if !changed {
-			changed = true
-			if err := e.Setopt(OPT_CLOSESOCKETDATA, "new"); err != nil {
-				return SOCKET_BAD, err
-			}
-		}
-		return OpenSocket(addr)
-	}))
-	must(t, e.Setopt(OPT_URL, srv.url("/")))
-	must(t, e.Perform())
-	if got := Registrations().CloseCallbacks; got != 2 {
-		t.Fatalf("%d close registrations after the transfer, want 2: the cached connection holds the old one", got)
-	}
-	e.Cleanup()
-	if len(*closedWith) != 1 || (*closedWith)[0] != "old" {
-		t.Fatalf("close callback called with %v, want [old]", *closedWith)
-	}
-}
-
 // Close-socket data changed while a transfer in a multi has created its
 // connection (holding the old id) but not yet opened its socket, as when it
 // waits for an asynchronous resolve: the socket opened after the change must
@@ -202,7 +161,12 @@ func TestCloseSocketDataChangedBeforeOpen(t *testing.T) {
 	noLeaks(t)
 	m := newMulti(t)
 	e, _ := newEasy(t)
-	closedWith := closeDataRecorder(t, e, "old")
+	var closedWith []any
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(data any, fd int) error {
+		closedWith = append(closedWith, data)
+		return unix.Close(fd)
+	}))
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "old"))
 	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, addr *Sockaddr) (int, error) { return OpenSocket(addr) }))
 	must(t, m.AddHandle(e))
 	oldID := closerID(e)
@@ -216,8 +180,8 @@ func TestCloseSocketDataChangedBeforeOpen(t *testing.T) {
 		t.Fatalf("%d close registrations after RemoveHandle, want 2: the socket opened after the change may be closed with the old id", got)
 	}
 	cbench.Close(0, oldID, fd, 1)
-	if len(*closedWith) != 1 || (*closedWith)[0] != "old" {
-		t.Fatalf("close callback called with %v, want [old]", *closedWith)
+	if len(closedWith) != 1 || closedWith[0] != "old" {
+		t.Fatalf("close callback called with %v, want [old]", closedWith)
 	}
 	if got := Registrations().CloseCallbacks; got != 1 {
 		t.Fatalf("%d close registrations after the close, want 1", got)
