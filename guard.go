@@ -331,24 +331,32 @@ type netKind struct {
 	known  bool
 }
 
+// networks are Go's network names with the family and socket type each
+// stands for; "tcp" and "udp" take either IP family.
+var networks = [...]struct {
+	name             string
+	family, socktype int
+}{
+	{"tcp4", unix.AF_INET, unix.SOCK_STREAM},
+	{"tcp6", unix.AF_INET6, unix.SOCK_STREAM},
+	{"udp4", unix.AF_INET, unix.SOCK_DGRAM},
+	{"udp6", unix.AF_INET6, unix.SOCK_DGRAM},
+	{"unix", unix.AF_UNIX, unix.SOCK_STREAM},
+	{"unixgram", unix.AF_UNIX, unix.SOCK_DGRAM},
+	{"unixpacket", unix.AF_UNIX, unix.SOCK_SEQPACKET},
+	{"tcp", 0, unix.SOCK_STREAM},
+	{"udp", 0, unix.SOCK_DGRAM},
+}
+
+func kindOf(family, socktype int) netKind {
+	return netKind{family: family, ip: family != unix.AF_UNIX, stream: socktype == unix.SOCK_STREAM, known: true}
+}
+
 func parseNetwork(network string) netKind {
-	switch network {
-	case "tcp":
-		return netKind{ip: true, stream: true, known: true}
-	case "tcp4":
-		return netKind{family: unix.AF_INET, ip: true, stream: true, known: true}
-	case "tcp6":
-		return netKind{family: unix.AF_INET6, ip: true, stream: true, known: true}
-	case "udp":
-		return netKind{ip: true, known: true}
-	case "udp4":
-		return netKind{family: unix.AF_INET, ip: true, known: true}
-	case "udp6":
-		return netKind{family: unix.AF_INET6, ip: true, known: true}
-	case "unix":
-		return netKind{family: unix.AF_UNIX, stream: true, known: true}
-	case "unixgram", "unixpacket":
-		return netKind{family: unix.AF_UNIX, known: true}
+	for _, n := range networks {
+		if n.name == network {
+			return kindOf(n.family, n.socktype)
+		}
 	}
 	return netKind{}
 }

@@ -306,29 +306,15 @@ func (sa *Sockaddr) Network() string {
 // guard parses network names, without building or parsing the name.
 func sockaddrNetwork(sa *Sockaddr) (string, netKind) {
 	family, _, err := sa.destination()
-	if err != nil {
+	if err != nil || family == 0 {
 		return "", netKind{}
 	}
-	var network string
-	switch {
-	case family == unix.AF_INET && sa.Socktype == unix.SOCK_STREAM:
-		network = "tcp4"
-	case family == unix.AF_INET && sa.Socktype == unix.SOCK_DGRAM:
-		network = "udp4"
-	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_STREAM:
-		network = "tcp6"
-	case family == unix.AF_INET6 && sa.Socktype == unix.SOCK_DGRAM:
-		network = "udp6"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_STREAM:
-		network = "unix"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_DGRAM:
-		network = "unixgram"
-	case family == unix.AF_UNIX && sa.Socktype == unix.SOCK_SEQPACKET:
-		network = "unixpacket"
-	default:
-		return "", netKind{}
+	for _, n := range networks {
+		if n.family == family && n.socktype == sa.Socktype {
+			return n.name, kindOf(family, sa.Socktype)
+		}
 	}
-	return network, netKind{family: family, ip: family != unix.AF_UNIX, stream: sa.Socktype == unix.SOCK_STREAM, known: true}
+	return "", netKind{}
 }
 
 // String returns the current destination: "127.0.0.1:80", "[::1]:443",
