@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
 	curl "github.com/curlsock/curlsock"
@@ -152,9 +153,11 @@ func cpuDelta(r0, r1 unix.Rusage) float64 {
 	return tv(r1.Utime) - tv(r0.Utime) + tv(r1.Stime) - tv(r0.Stime)
 }
 
-// easyRunner: variants (a)–(d), one curlsock easy handle.
+// easyRunner: one easy handle, curlsock's (variants (a)–(d)) or go-curl's
+// own (variant (e)).
 type easyRunner struct {
-	e       *curl.CURL
+	perform func() error
+	cleanup func()
 	counter bodyCounter
 	size    int
 }
@@ -164,13 +167,31 @@ func newEasyRunner(url string, size int, configure func(*curl.CURL) error) (runn
 	if e == nil {
 		return nil, errors.New("curl.EasyInit failed")
 	}
-	r := &easyRunner{e: e, counter: newBodyCounter(), size: size}
-	err := commonOptions(e.Setopt, url)
-	if err == nil {
-		err = setDiscard(e.CURL.GetHandle(), r.counter)
+	return startEasy(e.CURL.GetHandle(), e.Setopt, e.Perform, e.Cleanup, url, size, func() error {
+		if configure == nil {
+			return nil
+		}
+		return configure(e)
+	})
+}
+
+func newGoCurlRunner(url string, size int) (runner, error) {
+	e := gocurl.EasyInit()
+	if e == nil {
+		return nil, errors.New("gocurl.EasyInit failed")
 	}
-	if err == nil && configure != nil {
-		err = configure(e)
+	setopt := func(o int, v any) error { return e.Setopt(o, v) }
+	return startEasy(e.GetHandle(), setopt, e.Perform, e.Cleanup, url, size, func() error { return nil })
+}
+
+func startEasy(p unsafe.Pointer, setopt func(int, any) error, perform func() error, cleanup func(), url string, size int, configure func() error) (runner, error) {
+	r := &easyRunner{perform: perform, cleanup: cleanup, counter: newBodyCounter(), size: size}
+	err := commonOptions(setopt, url)
+	if err == nil {
+		err = setDiscard(p, r.counter)
+	}
+	if err == nil {
+		err = configure()
 	}
 	if err != nil {
 		r.close()
@@ -180,44 +201,11 @@ func newEasyRunner(url string, size int, configure func(*curl.CURL) error) (runn
 }
 
 func (r *easyRunner) measure(n int) (sample, error) {
-	return measureGo(n, r.counter, r.size, r.e.Perform)
+	return measureGo(n, r.counter, r.size, r.perform)
 }
 
 func (r *easyRunner) close() {
-	r.e.Cleanup()
-	r.counter.free()
-}
-
-// goCurlRunner: variant (e), github.com/andelf/go-curl itself.
-type goCurlRunner struct {
-	e       *gocurl.CURL
-	counter bodyCounter
-	size    int
-}
-
-func newGoCurlRunner(url string, size int) (runner, error) {
-	e := gocurl.EasyInit()
-	if e == nil {
-		return nil, errors.New("gocurl.EasyInit failed")
-	}
-	r := &goCurlRunner{e: e, counter: newBodyCounter(), size: size}
-	err := commonOptions(func(o int, v any) error { return e.Setopt(o, v) }, url)
-	if err == nil {
-		err = setDiscard(e.GetHandle(), r.counter)
-	}
-	if err != nil {
-		r.close()
-		return nil, err
-	}
-	return r, nil
-}
-
-func (r *goCurlRunner) measure(n int) (sample, error) {
-	return measureGo(n, r.counter, r.size, r.e.Perform)
-}
-
-func (r *goCurlRunner) close() {
-	r.e.Cleanup()
+	r.cleanup()
 	r.counter.free()
 }
 
