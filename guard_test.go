@@ -637,14 +637,15 @@ func TestGuardString(t *testing.T) {
 	}
 }
 
-// The guard as a net.Dialer's Control, against a listener on loopback (the
-// only address this test dials).
-func TestGuardDialer(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+// acceptAndClose listens on address and closes every connection it accepts,
+// until the test ends.
+func acceptAndClose(t *testing.T, network, address string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -654,6 +655,13 @@ func TestGuardDialer(t *testing.T) {
 			c.Close()
 		}
 	}()
+	return ln
+}
+
+// The guard as a net.Dialer's Control, against a listener on loopback (the
+// only address this test dials).
+func TestGuardDialer(t *testing.T) {
+	ln := acceptAndClose(t, "tcp4", "127.0.0.1:0")
 	ctx := context.Background()
 
 	var sawConn bool
@@ -662,7 +670,7 @@ func TestGuardDialer(t *testing.T) {
 		sawConn = c != nil
 		return deny.Control(network, address, c)
 	}}
-	_, err = d.DialContext(ctx, "tcp", ln.Addr().String())
+	_, err := d.DialContext(ctx, "tcp", ln.Addr().String())
 	if !errors.Is(err, ErrProhibitedIP) {
 		t.Errorf("default guard dialing %s: %v, want ErrProhibitedIP", ln.Addr(), err)
 	}
@@ -700,21 +708,8 @@ func TestGuardDialer(t *testing.T) {
 
 func TestGuardDialerUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "guard.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	_, err = (&net.Dialer{Control: NewGuard().Control}).Dial("unix", path)
+	acceptAndClose(t, "unix", path)
+	_, err := (&net.Dialer{Control: NewGuard().Control}).Dial("unix", path)
 	if !errors.Is(err, ErrProhibitedFamily) {
 		t.Errorf("default guard dialing unix socket: %v, want ErrProhibitedFamily", err)
 	}
