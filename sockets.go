@@ -92,10 +92,7 @@ func (s *Sockets) Install(e *CURL) error {
 	if err := e.Setopt(OPT_CLOSESOCKETFUNCTION, st.close); err != nil {
 		return err
 	}
-	if s.Guard == nil {
-		return setProtocols(e, protocols)
-	}
-	if err := setProtocols(e, protocols); err != nil {
+	if err := setProtocols(e, protocols); err != nil || s.Guard == nil {
 		return err
 	}
 	if err := e.Setopt(OPT_PREREQFUNCTION, st.prereq); err != nil {
