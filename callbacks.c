@@ -49,11 +49,11 @@ int curlsock_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
 
 int curlsock_closesocket(void *clientp, curl_socket_t fd) {
 	// libcurl ignores the result and forgets fd either way, so the fd must be
-	// closed here even when no Go code may run. The Go side's fd table notices
-	// the close on its next sweep.
-	if (curlsock_cur_poisoned)
-		return close(fd);
-	return curlsockGoClose((uintptr_t)clientp, fd, curlsock_cur_frame);
+	// closed even when no callback may run. Id 0 matches no registration:
+	// the Go side closes fd and drops it from its fd table at once, as for
+	// any close it cannot attribute, running no callback.
+	uintptr_t id = curlsock_cur_poisoned ? 0 : (uintptr_t)clientp;
+	return curlsockGoClose(id, fd, curlsock_cur_frame);
 }
 
 // After a panic libcurl gets each callback's "abort" answer.
