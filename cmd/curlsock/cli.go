@@ -43,6 +43,7 @@ type options struct {
 	ports      []uint16
 	allowUnix  bool
 	maps       listFlag
+	rewrite    *curl.RewriteTable // maps, parsed
 	trace      bool
 	keepalive  time.Duration
 	userTO     time.Duration
@@ -140,8 +141,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			return nil, usageError{fmt.Sprintf("--resolve %s: want HOST:PORT:ADDR[,ADDR...]", r)}
 		}
 	}
-	if _, err := curl.ParseRewrite(o.maps...); err != nil {
-		return nil, usageError{fmt.Sprintf("--map: %v", err)}
+	if len(o.maps) > 0 {
+		var err error
+		if o.rewrite, err = curl.ParseRewrite(o.maps...); err != nil {
+			return nil, usageError{fmt.Sprintf("--map: %v", err)}
+		}
 	}
 	for _, n := range []struct {
 		name string
@@ -204,10 +208,7 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 	}
 	defer e.Cleanup()
 
-	s := &curl.Sockets{}
-	if len(o.maps) > 0 {
-		s.Rewrite, _ = curl.ParseRewrite(o.maps...) // validated in parseArgs
-	}
+	s := &curl.Sockets{Rewrite: o.rewrite}
 	if o.guard {
 		var gopts []curl.GuardOption
 		if len(o.allow) > 0 {
