@@ -124,10 +124,10 @@ func (b *rewriteBuilder) add(fromS, toS string) error {
 	// Zones are checked here rather than when writing the address back,
 	// where a typo would fail every transfer instead of once at startup,
 	// or, in a FROM, silently never match.
-	if err := checkZone(from.zone()); err != nil {
+	if _, err := zoneIndex(from.zone()); err != nil {
 		return bad("FROM: %v", err)
 	}
-	if err := checkZone(to.zone()); err != nil {
+	if _, err := zoneIndex(to.zone()); err != nil {
 		return bad("TO: %v", err)
 	}
 	key, val := from.String(), to.String()
@@ -165,18 +165,11 @@ func parseRewriteSide(s string) (rewriteTo, error) {
 	switch {
 	case s == "":
 		return rewriteTo{}, errors.New("empty")
+	case s == "@":
+		return rewriteTo{}, errors.New("empty abstract socket name")
 	case s[0] == '/' || s[0] == '@':
-		name := s
-		if s[0] == '@' {
-			name = s[1:]
-			if name == "" {
-				return rewriteTo{}, errors.New("empty abstract socket name")
-			}
-		} else if strings.IndexByte(s, 0) >= 0 {
-			return rewriteTo{}, errors.New("unix socket path contains NUL")
-		}
-		if len(name)+1 > sunPathMax {
-			return rewriteTo{}, fmt.Errorf("unix socket path of %d bytes exceeds %d", len(name), sunPathMax-1)
+		if err := checkUnixPath(s); err != nil {
+			return rewriteTo{}, err
 		}
 		return rewriteTo{path: s}, nil
 	}
@@ -218,21 +211,6 @@ func canonicalIP(ip netip.Addr) netip.Addr {
 		}
 	}
 	return ip
-}
-
-// checkZone reports a zone that names no interface, as zoneIndex would when
-// the address is written back.
-func checkZone(zone string) error {
-	if zone == "" {
-		return nil
-	}
-	if _, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		return nil
-	}
-	if _, err := net.InterfaceByName(zone); err != nil {
-		return fmt.Errorf("zone %q: no such interface", zone)
-	}
-	return nil
 }
 
 func (r rewriteTo) zone() string {

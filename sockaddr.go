@@ -150,9 +150,25 @@ func zoneIndex(zone string) (uint32, error) {
 	}
 	ifi, err := net.InterfaceByName(zone)
 	if err != nil {
-		return 0, fmt.Errorf("%w: zone %q: %v", ErrInvalidAddress, zone, err)
+		return 0, fmt.Errorf("zone %q: no such interface", zone)
 	}
 	return uint32(ifi.Index), nil
+}
+
+// checkUnixPath checks that a unix socket path ("@name" for an abstract
+// one) fits in sun_path: room for a pathname's NUL, or an abstract name's
+// leading NUL, and no NUL inside a pathname.
+func checkUnixPath(path string) error {
+	name, abstract := strings.CutPrefix(path, "@")
+	switch {
+	case path == "":
+		return errors.New("no unix socket path")
+	case len(name)+1 > sunPathMax:
+		return fmt.Errorf("unix socket path of %d bytes exceeds %d", len(name), sunPathMax-1)
+	case !abstract && strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("unix socket path %q contains NUL", name)
+	}
+	return nil
 }
 
 // changed reports whether the callback rewrote the destination.
@@ -213,7 +229,7 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 	case unix.AF_INET6:
 		scope, err := zoneIndex(sa.Addr.Addr().Zone())
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
 		}
 		clear(buf[:unix.SizeofSockaddrInet6])
 		binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
@@ -223,24 +239,13 @@ func (sa *Sockaddr) encode(buf *[sockaddrStorage]byte) (family, protocol, n int,
 		binary.NativeEndian.PutUint32(buf[24:28], scope)
 		n = unix.SizeofSockaddrInet6
 	case unix.AF_UNIX:
-		name := sa.Path
-		if name == "" {
-			return 0, 0, 0, fmt.Errorf("%w: no unix socket path", ErrInvalidAddress)
+		if err := checkUnixPath(sa.Path); err != nil {
+			return 0, 0, 0, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
 		}
-		abstract := name[0] == '@'
-		if abstract {
-			name = name[1:]
-		}
-		// A pathname needs room for its NUL; an abstract name's leading NUL
-		// takes the same byte.
-		if len(name)+1 > sunPathMax {
-			return 0, 0, 0, fmt.Errorf("%w: unix socket path of %d bytes exceeds %d", ErrInvalidAddress, len(name), sunPathMax-1)
-		}
+		name, abstract := strings.CutPrefix(sa.Path, "@")
 		off := offsetofSunPath
 		if abstract {
-			off++
-		} else if strings.IndexByte(name, 0) >= 0 {
-			return 0, 0, 0, fmt.Errorf("%w: unix socket path %q contains NUL", ErrInvalidAddress, name)
+			off++ // the leading NUL
 		}
 		clear(buf[:off+len(name)+1])
 		binary.NativeEndian.PutUint16(buf[0:2], uint16(family))
