@@ -74,8 +74,9 @@ func (s *Sockets) Install(e *CURL) error {
 	st.ftp = protocols == nil || slices.ContainsFunc(protocols, func(p string) bool {
 		return strings.EqualFold(p, "ftp") || strings.EqualFold(p, "ftps")
 	})
+	st.control = allOf(st.Control)
 	if s.Dialer != nil {
-		st.Dialer = chainControl(s.Dialer, st.Control)
+		st.Dialer = chainControl(s.Dialer, st.control)
 	}
 	// What prereq and sockopt must learn from open, only when they need it:
 	// the guard's connections pay nothing for it.
@@ -122,7 +123,9 @@ type socketsState struct {
 	Sockets
 	handle uint64
 	ftp    bool // FTP may run: a local port-0 attempt is its listen socket
-	track  bool // conns is kept
+	// control runs the Control hooks in order, nil without any.
+	control func(network, address string, c syscall.RawConn) error
+	track   bool // conns is kept
 
 	mu    sync.Mutex
 	conns map[int]connRecord // this handle's open sockets, until closed
@@ -159,7 +162,7 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 	fd, dialed, err := st.openChecked(addr, listen)
 	if err != nil {
 		if st.Trace != nil {
-			st.record(TraceEvent{Kind: "refuse", FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
+			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
 		}
 		return SOCKET_BAD, err
 	}
@@ -177,7 +180,7 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 		st.mu.Unlock()
 	}
 	if st.Trace != nil {
-		st.record(TraceEvent{Kind: "open", FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
+		st.record(TraceEvent{Kind: TraceOpen, FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
 	}
 	return fd, nil
 }
@@ -202,21 +205,13 @@ func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed
 		fd, err := dialHandover(st.Dialer, network, address)
 		return fd, err == nil, err
 	}
-	fd, err = OpenSocket(addr)
-	if err != nil {
-		return SOCKET_BAD, false, err
+	if st.control == nil {
+		// No hooks: no address strings to build on every connection.
+		fd, err = OpenSocket(addr)
+	} else {
+		fd, err = openControlled(addr, st.control)
 	}
-	if len(st.Control) == 0 {
-		return fd, false, nil
-	}
-	network, address, c := addr.Network(), goAddress(addr), rawConn(fd)
-	for _, f := range st.Control {
-		if err := f(network, address, c); err != nil {
-			unix.Close(fd)
-			return SOCKET_BAD, false, err
-		}
-	}
-	return fd, false, nil
+	return fd, false, err
 }
 
 func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
@@ -228,7 +223,7 @@ func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
 		st.mu.Unlock()
 	}
 	err := ApplyOptions(fd, st.Options...)
-	st.record(TraceEvent{Kind: "sockopt", FD: fd, Purpose: purpose, Err: err})
+	st.record(TraceEvent{Kind: TraceSockopt, FD: fd, Purpose: purpose, Err: err})
 	switch {
 	case err != nil:
 		return SOCKOPT_ERROR, err
@@ -245,7 +240,7 @@ func (st *socketsState) close(_ any, fd int) error {
 		st.mu.Unlock()
 	}
 	err := unix.Close(fd)
-	st.record(TraceEvent{Kind: "close", FD: fd, Err: err})
+	st.record(TraceEvent{Kind: TraceClose, FD: fd, Err: err})
 	return err
 }
 
@@ -264,15 +259,12 @@ func (st *socketsState) prereq(_ any, primary, _ string, port, _ int) error {
 		}
 		return st.Guard.CheckUnix("unix", primary)
 	}
-	network := "tcp6"
-	if ip.Unmap().Is4() && !ip.Is4In6() {
-		network = "tcp4"
-	}
 	peer := netip.AddrPortFrom(ip, uint16(port))
 	if r := st.recorded(func(r connRecord) bool { return r.reported == peer }); r.real.IsValid() {
 		peer = r.real
 	}
-	return st.Guard.Check(network, peer)
+	// "tcp": the family is the address's own, nothing to check it against.
+	return st.Guard.Check("tcp", peer)
 }
 
 // recorded returns the first of this handle's open sockets whose record
@@ -313,10 +305,25 @@ func isLocalAddr(ip netip.Addr) bool {
 	return false
 }
 
-// chainControl returns d, or a copy of d that runs hooks after d's own
-// Control (or ControlContext) on every socket it dials.
-func chainControl(d *net.Dialer, hooks []func(network, address string, c syscall.RawConn) error) *net.Dialer {
+// allOf runs hooks in order, stopping at the first error; nil for none.
+func allOf(hooks []func(network, address string, c syscall.RawConn) error) func(network, address string, c syscall.RawConn) error {
 	if len(hooks) == 0 {
+		return nil
+	}
+	return func(network, address string, c syscall.RawConn) error {
+		for _, f := range hooks {
+			if err := f(network, address, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// chainControl returns d, or a copy of d that runs hook after d's own
+// Control (or ControlContext) on every socket it dials.
+func chainControl(d *net.Dialer, hook func(network, address string, c syscall.RawConn) error) *net.Dialer {
+	if hook == nil {
 		return d
 	}
 	c := *d
@@ -330,13 +337,10 @@ func chainControl(d *net.Dialer, hooks []func(network, address string, c syscall
 		case control != nil:
 			err = control(network, address, rc)
 		}
-		for _, f := range hooks {
-			if err != nil {
-				return err
-			}
-			err = f(network, address, rc)
+		if err != nil {
+			return err
 		}
-		return err
+		return hook(network, address, rc)
 	}
 	return &c
 }
@@ -372,16 +376,25 @@ func FromControl(f func(network, address string, c syscall.RawConn) error) OpenS
 // ctx is passed to every call.
 func FromControlContext(ctx context.Context, f func(ctx context.Context, network, address string, c syscall.RawConn) error) OpenSocketFunc {
 	return func(_ any, _ SockType, addr *Sockaddr) (int, error) {
-		fd, err := OpenSocket(addr)
-		if err != nil {
-			return SOCKET_BAD, err
-		}
-		if err := f(ctx, addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
-			unix.Close(fd)
-			return SOCKET_BAD, err
-		}
-		return fd, nil
+		return openControlled(addr, func(network, address string, c syscall.RawConn) error {
+			return f(ctx, network, address, c)
+		})
 	}
+}
+
+// openControlled opens the socket addr asks for and runs control on it, as
+// net.Dialer runs its Control before connecting; an error from control
+// closes the socket and refuses the attempt.
+func openControlled(addr *Sockaddr, control func(network, address string, c syscall.RawConn) error) (int, error) {
+	fd, err := OpenSocket(addr)
+	if err != nil {
+		return SOCKET_BAD, err
+	}
+	if err := control(addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
+		unix.Close(fd)
+		return SOCKET_BAD, err
+	}
+	return fd, nil
 }
 
 // rawConn is a syscall.RawConn over a socket that is still blocking (libcurl
