@@ -311,7 +311,8 @@ func (e *CURL) setSlist(opt int, param any) error {
 // copy: curlsock keeps the copy until it is replaced or the handle cleaned up.
 func (e *CURL) setPostfields(param any) error {
 	var s string
-	var cs *C.char
+	var cs *C.char // the copy kept for libcurl, which does not copy it
+	var p unsafe.Pointer
 	switch t := param.(type) {
 	case nil:
 	case string:
@@ -321,22 +322,15 @@ func (e *CURL) setPostfields(param any) error {
 		s = string(t)
 		cs = C.CString(s)
 	case CurlString:
-		// The caller owns it; the copy kept for an earlier value is no
-		// longer libcurl's, nor what Duphandle must set again.
-		if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(t))); err != nil {
-			return err
-		}
-		h := e.reg
-		h.mu.Lock()
-		old := h.opts.postfields
-		h.opts.postfields, h.opts.postfieldsValue = nil, ""
-		h.mu.Unlock()
-		C.free(unsafe.Pointer(old))
-		return nil
+		// The caller owns it: nothing to keep, nor for Duphandle to set again.
+		p = unsafe.Pointer(t)
 	default:
 		return optionTypeError(OPT_POSTFIELDS, "a string", param)
 	}
-	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, unsafe.Pointer(cs))); err != nil {
+	if cs != nil {
+		p = unsafe.Pointer(cs)
+	}
+	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, p)); err != nil {
 		C.free(unsafe.Pointer(cs))
 		return err
 	}
