@@ -28,11 +28,8 @@ import (
 // that the TIME_WAIT state stays on the server's side and sequential fresh
 // connections never run the client out of ephemeral ports.
 type server struct {
-	kind    string // "nginx" or "go"
 	version string
 	url     string
-	size    int // bytes of the static file
-	dir     string
 	stop    func()
 }
 
@@ -169,7 +166,7 @@ func startNginx(size, cpu int) (*server, error) {
 			lastErr = fmt.Errorf("nginx on port %d: %v\n%s%s", port, err, out, elog)
 			continue
 		}
-		return &server{kind: "nginx", version: version, url: url, size: size, dir: dir,
+		return &server{version: version, url: url,
 			stop: func() { stop(); os.RemoveAll(dir) }}, nil
 	}
 	return fail(lastErr)
@@ -213,7 +210,7 @@ func startGoServer(size, cpu int) (*server, error) {
 		stop()
 		return nil, err
 	}
-	return &server{kind: "go", version: "Go net/http (" + runtime.Version() + ", child process)", url: url, size: size, stop: stop}, nil
+	return &server{version: "Go net/http (" + runtime.Version() + ", child process)", url: url, stop: stop}, nil
 }
 
 // serveGo is the child side of startGoServer.
@@ -239,13 +236,7 @@ func serveGo(size, cpu int) {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.SetKeepAlivesEnabled(false)
-	// Exit with the parent: it may die without stopping us.
-	go func() {
-		for os.Getppid() != 1 {
-			time.Sleep(time.Second)
-		}
-		os.Exit(0)
-	}()
+	// startChild's Pdeathsig stops this process if the parent dies.
 	srv.Serve(l)
 }
 
@@ -334,8 +325,6 @@ func waitReady(url string, size int) error {
 // pinProcess binds every thread of this process (the Go fallback server) to
 // one CPU; threads created later inherit it.
 func pinProcess(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu)
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return err
@@ -345,8 +334,8 @@ func pinProcess(cpu int) error {
 		if err != nil {
 			continue
 		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("pin thread %d to CPU %d: %w", tid, cpu, err)
+		if err := pin(tid, cpu); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
 		}
 	}
 	return nil

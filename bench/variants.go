@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
 	curl "github.com/curlsock/curlsock"
@@ -92,15 +90,24 @@ var pinCPU = -1
 // pinThread binds the calling OS thread to cpu and returns a function that
 // restores its affinity.
 func pinThread(cpu int) (restore func(), err error) {
-	var old, set unix.CPUSet
+	var old unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &old); err != nil {
 		return nil, err
 	}
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return nil, fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	if err := pin(0, cpu); err != nil {
+		return nil, err
 	}
 	return func() { unix.SchedSetaffinity(0, &old) }, nil
+}
+
+// pin binds thread or process tid (0: the calling thread) to cpu.
+func pin(tid, cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(tid, &set); err != nil {
+		return fmt.Errorf("pin %d to CPU %d: %w", tid, cpu, err)
+	}
+	return nil
 }
 
 // measureGo times n calls of perform and what they cost the process. The
@@ -167,12 +174,12 @@ func newEasyRunner(url string, size int, configure func(*curl.CURL) error) (runn
 	if e == nil {
 		return nil, errors.New("curl.EasyInit failed")
 	}
-	return startEasy(e.CURL.GetHandle(), e.Setopt, e.Perform, e.Cleanup, url, size, func() error {
-		if configure == nil {
-			return nil
-		}
-		return configure(e)
-	})
+	r := &easyRunner{perform: e.Perform, cleanup: e.Cleanup, counter: newBodyCounter(), size: size}
+	if err := prepareCurl(e, r.counter, url, configure); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
 }
 
 func newGoCurlRunner(url string, size int) (runner, error) {
@@ -180,24 +187,29 @@ func newGoCurlRunner(url string, size int) (runner, error) {
 	if e == nil {
 		return nil, errors.New("gocurl.EasyInit failed")
 	}
-	setopt := func(o int, v any) error { return e.Setopt(o, v) }
-	return startEasy(e.GetHandle(), setopt, e.Perform, e.Cleanup, url, size, func() error { return nil })
-}
-
-func startEasy(p unsafe.Pointer, setopt func(int, any) error, perform func() error, cleanup func(), url string, size int, configure func() error) (runner, error) {
-	r := &easyRunner{perform: perform, cleanup: cleanup, counter: newBodyCounter(), size: size}
-	err := commonOptions(setopt, url)
+	r := &easyRunner{perform: e.Perform, cleanup: e.Cleanup, counter: newBodyCounter(), size: size}
+	err := commonOptions(func(o int, v any) error { return e.Setopt(o, v) }, url)
 	if err == nil {
-		err = setDiscard(p, r.counter)
-	}
-	if err == nil {
-		err = configure()
+		err = setDiscard(e.GetHandle(), r.counter)
 	}
 	if err != nil {
 		r.close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// prepareCurl sets what every curlsock handle of the benchmark needs, then
+// the variant's own configuration.
+func prepareCurl(e *curl.CURL, counter bodyCounter, url string, configure func(*curl.CURL) error) error {
+	err := commonOptions(e.Setopt, url)
+	if err == nil {
+		err = setDiscard(e.CURL.GetHandle(), counter)
+	}
+	if err == nil && configure != nil {
+		err = configure(e)
+	}
+	return err
 }
 
 func (r *easyRunner) measure(n int) (sample, error) {
@@ -231,14 +243,7 @@ func newMultiRunner(url string, size, conc int, configure func(*curl.CURL) error
 			return nil, errors.New("curl.EasyInit failed")
 		}
 		r.easies = append(r.easies, e)
-		err := commonOptions(e.Setopt, url)
-		if err == nil {
-			err = setDiscard(e.CURL.GetHandle(), r.counter)
-		}
-		if err == nil && configure != nil {
-			err = configure(e)
-		}
-		if err != nil {
+		if err := prepareCurl(e, r.counter, url, configure); err != nil {
 			r.close()
 			return nil, err
 		}
@@ -309,7 +314,7 @@ func (r *multiRunner) close() {
 // paid once and pycurl can be interleaved with the Go variants in rounds of
 // any size.
 type pyRunner struct {
-	cmd     *exec.Cmd
+	stop    func()
 	stdin   io.WriteCloser
 	lines   chan string
 	version string
@@ -319,8 +324,6 @@ const pyTimeout = 3 * time.Minute
 
 func newPyRunner(python, script, url, mode string, size, warmup int) (*pyRunner, error) {
 	cmd := exec.Command(python, script, "--url", url, "--warmup", strconv.Itoa(warmup), "--mode", mode, "--size", strconv.Itoa(size))
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -329,19 +332,17 @@ func newPyRunner(python, script, url, mode string, size, warmup int) (*pyRunner,
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	stop, err := startChild(cmd, nil, nil, syscall.SIGTERM)
+	if err != nil {
 		return nil, err
 	}
 	if pinCPU >= 0 {
-		var set unix.CPUSet
-		set.Set(pinCPU)
-		if err := unix.SchedSetaffinity(cmd.Process.Pid, &set); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, fmt.Errorf("pin pycurl to CPU %d: %w", pinCPU, err)
+		if err := pin(cmd.Process.Pid, pinCPU); err != nil {
+			stop()
+			return nil, fmt.Errorf("pin pycurl: %w", err)
 		}
 	}
-	r := &pyRunner{cmd: cmd, stdin: stdin, lines: make(chan string, 16)}
+	r := &pyRunner{stop: stop, stdin: stdin, lines: make(chan string, 16)}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -401,14 +402,7 @@ func (r *pyRunner) measure(n int) (sample, error) {
 
 func (r *pyRunner) close() {
 	r.stdin.Close()
-	done := make(chan struct{})
-	go func() { r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-done
-	}
+	r.stop()
 }
 
 // findPython returns a Python that can import pycurl, or "".
