@@ -529,12 +529,6 @@ func (h *handleReg) addErr(e *CallbackError) {
 	h.mu.Unlock()
 }
 
-func (h *handleReg) resetErrs() {
-	h.mu.Lock()
-	h.errs = nil
-	h.mu.Unlock()
-}
-
 func (h *handleReg) setMulti(m *CURLM) {
 	h.mu.Lock()
 	h.multi = m

@@ -189,16 +189,25 @@ func (e *CallbackError) Error() string {
 func (e *CallbackError) Unwrap() error { return e.Err }
 
 // Error is what Perform returns when a transfer failed and socket callbacks
-// returned errors during it: libcurl's code plus every callback error, in
-// order. errors.Is matches the code and each callback's error.
+// returned errors during it: libcurl's code, its detail text, and every
+// callback error, in order. errors.Is matches the code and each callback's
+// error.
 type Error struct {
-	Code      CurlError
+	Code CurlError
+	// Detail is libcurl's own message for this failure (its error buffer,
+	// as CURL.ErrorText returns it): "" when libcurl gave none.
+	Detail    string
 	Callbacks []*CallbackError
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Code.Error())
+	if e.Detail != "" {
+		// As curl prints it: the detail says more than the code's text.
+		b.WriteString("curl: " + e.Detail)
+	} else {
+		b.WriteString(e.Code.Error())
+	}
 	for i, c := range e.Callbacks {
 		if i == 0 {
 			b.WriteString(" (")

@@ -34,7 +34,14 @@ func Wrap(h *gocurl.CURL) *CURL {
 	if h == nil || h.GetHandle() == nil {
 		return nil
 	}
-	return &CURL{CURL: h, reg: handleFor(uintptr(h.GetHandle()))}
+	reg, created := handleFor(uintptr(h.GetHandle()))
+	e := &CURL{CURL: h, reg: reg}
+	if created {
+		// Fails only when out of memory; the handle works without its
+		// detail text then.
+		_ = e.setErrorBuffer()
+	}
+	return e
 }
 
 func (e *CURL) handle() unsafe.Pointer { return e.CURL.GetHandle() }
@@ -108,7 +115,7 @@ func (e *CURL) Setopt(opt int, param any) error {
 		case func(any, string, string, int, int) error:
 			fn = f
 		default:
-			return fmt.Errorf("%w: OPT_PREREQFUNCTION takes a PrereqFunc, not %T", ErrOptionType, param)
+			return fmt.Errorf("%w: CURLOPT_PREREQFUNCTION takes a PrereqFunc, not %T", ErrOptionType, param)
 		}
 		h.mu.Lock()
 		h.prereq = fn
@@ -241,9 +248,10 @@ func cbool(b bool) C.int {
 }
 
 // Perform performs the transfer (curl_easy_perform). Without callback errors
-// it returns exactly what go-curl returns; when the transfer fails and socket
-// callbacks returned errors during it, an *Error. A panic in a callback is
-// raised again here.
+// it returns exactly what go-curl returns, a bare CurlError on failure (the
+// detail text is in ErrorText); when the transfer fails and socket callbacks
+// returned errors during it, an *Error. A panic in a callback is raised
+// again here.
 func (e *CURL) Perform() error {
 	h := e.reg
 	if h.isCleaned() {
@@ -256,18 +264,19 @@ func (e *CURL) Perform() error {
 	// under way keeps its callback errors and its state.
 	nested := h.performing || h.multi != nil
 	if !nested {
-		h.errs = nil
 		h.performing = true
 	}
 	h.mu.Unlock()
+	if !nested {
+		h.startTransfer()
+	}
 	var err error
 	h.drive(func() { err = e.CURL.Perform() })
 	if nested {
 		return err
 	}
+	h.endTransfer()
 	h.mu.Lock()
-	errs := h.errs
-	h.errs = nil
 	h.performing = false
 	idle := h.multi == nil
 	h.mu.Unlock()
@@ -275,15 +284,27 @@ func (e *CURL) Perform() error {
 		h.releaseRetired()
 	}
 	h.raise()
-	if err == nil || len(errs) == 0 {
+	return h.result(err)
+}
+
+// result is what a finished transfer of the handle returns for libcurl's
+// err: err itself, or an *Error when callbacks failed during the transfer.
+func (h *handleReg) result(err error) error {
+	code, ok := err.(CurlError)
+	if !ok {
 		return err
 	}
-	code, _ := err.(CurlError)
-	return &Error{Code: code, Callbacks: errs}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.errs) == 0 {
+		return err
+	}
+	return &Error{Code: code, Detail: h.detail.text, Callbacks: append([]*CallbackError(nil), h.errs...)}
 }
 
 // CallbackErrors returns the socket callback errors of the handle's current
-// or last transfer: since Perform started, or since it was added to a multi.
+// or last transfer: they are kept from the start of one transfer (Perform,
+// or AddHandle to a multi) until the next one starts.
 func (e *CURL) CallbackErrors() []*CallbackError {
 	h := e.reg
 	h.mu.Lock()
@@ -348,6 +369,7 @@ func (e *CURL) cleanup() bool {
 		m.forget(e.CURL.GetHandle())
 	}
 	h.drive(func() { e.CURL.Cleanup() })
+	h.freeErrorBuffer()
 	old := h.detach()
 	unsetCloser(old)
 	h.releaseRetired()
@@ -369,6 +391,7 @@ func (e *CURL) Reset() {
 	unsetCloser(e.reg.detach())
 	// libcurl forgot the lists and POSTFIELDS along with every option.
 	e.reg.freeOptions()
+	_ = e.setErrorBuffer() // set before, so it cannot fail now
 }
 
 // Duphandle clones the handle (curl_easy_duphandle); nil after Cleanup. The copy gets its own
@@ -396,7 +419,12 @@ func (e *CURL) Duphandle() *CURL {
 	opts := src.opts
 	src.mu.Unlock()
 	opts.slists, opts.postfields, opts.postfieldsValue = nil, nil, ""
+	src.mu.Lock()
+	userErrBuf := src.detail.user
+	src.mu.Unlock()
 	dst.mu.Lock()
+	// libcurl would have written both handles' text into the one buffer.
+	dst.detail.user = userErrBuf
 	dst.open, dst.openData = open, openData
 	dst.sockopt, dst.sockoptData = sockopt, sockoptData
 	dst.prereq, dst.prereqData = prereq, prereqData
@@ -506,7 +534,7 @@ func asOpenSocketFunc(param any) (OpenSocketFunc, error) {
 	case func(any, SockType, *Sockaddr) (int, error):
 		return f, nil
 	}
-	return nil, fmt.Errorf("%w: OPT_OPENSOCKETFUNCTION takes an OpenSocketFunc, not %T", ErrOptionType, param)
+	return nil, fmt.Errorf("%w: CURLOPT_OPENSOCKETFUNCTION takes an OpenSocketFunc, not %T", ErrOptionType, param)
 }
 
 func asSockoptFunc(param any) (SockoptFunc, error) {
@@ -518,7 +546,7 @@ func asSockoptFunc(param any) (SockoptFunc, error) {
 	case func(any, int, SockType) (int, error):
 		return f, nil
 	}
-	return nil, fmt.Errorf("%w: OPT_SOCKOPTFUNCTION takes a SockoptFunc, not %T", ErrOptionType, param)
+	return nil, fmt.Errorf("%w: CURLOPT_SOCKOPTFUNCTION takes a SockoptFunc, not %T", ErrOptionType, param)
 }
 
 func asCloseSocketFunc(param any) (CloseSocketFunc, error) {
@@ -530,5 +558,5 @@ func asCloseSocketFunc(param any) (CloseSocketFunc, error) {
 	case func(any, int) error:
 		return f, nil
 	}
-	return nil, fmt.Errorf("%w: OPT_CLOSESOCKETFUNCTION takes a CloseSocketFunc, not %T", ErrOptionType, param)
+	return nil, fmt.Errorf("%w: CURLOPT_CLOSESOCKETFUNCTION takes a CloseSocketFunc, not %T", ErrOptionType, param)
 }

@@ -135,7 +135,7 @@ func (m *CURLM) AddHandle(e *CURL) error {
 		return ErrHandleClosed
 	}
 	e.reg.raise()
-	e.reg.resetErrs()
+	e.reg.startTransfer()
 	p := e.CURL.GetHandle()
 	// libcurl 8.x destroys the handle's own connection cache here (the one
 	// its Performs filled), calling the close-socket callback: in a frame,
@@ -170,7 +170,9 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
 	if rc != C.CURLM_RECURSIVE_API_CALL {
 		// Unless refused from inside a callback, the handle is out.
-		m.forget(p)
+		if m.forget(p) {
+			e.reg.endTransfer()
+		}
 		e.reg.setMulti(nil)
 		e.reg.releaseRetired()
 	}
@@ -178,10 +180,13 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	return multiErr(rc)
 }
 
-func (m *CURLM) forget(p unsafe.Pointer) {
+// forget drops an easy handle from the multi and reports whether it was in.
+func (m *CURLM) forget(p unsafe.Pointer) bool {
 	m.mu.Lock()
+	_, in := m.easies[p]
 	delete(m.easies, p)
 	m.mu.Unlock()
+	return in
 }
 
 // Timeout returns how long to wait before calling Perform, in milliseconds
@@ -214,7 +219,7 @@ func (m *CURLM) Setopt(opt int, param any) error {
 		return ErrHandleClosed
 	}
 	if opt >= C.CURLOPTTYPE_OBJECTPOINT {
-		return fmt.Errorf("%w: multi option %d takes a pointer or a callback, which curlsock does not support", ErrOptionType, opt)
+		return fmt.Errorf("%w: %s takes a pointer or a callback, which curlsock does not support", ErrOptionType, multiOptionName(opt))
 	}
 	var v C.long
 	switch t := param.(type) {
@@ -229,9 +234,37 @@ func (m *CURLM) Setopt(opt int, param any) error {
 			v = 1
 		}
 	default:
-		return fmt.Errorf("%w: multi option %d takes an integer or a bool, not %T", ErrOptionType, opt, param)
+		return fmt.Errorf("%w: %s takes an integer or a bool, not %T", ErrOptionType, multiOptionName(opt), param)
 	}
 	return multiErr(C.curlsock_multi_setopt_long(m.handle, C.CURLMoption(opt), v))
+}
+
+// multiOptionNames names libcurl 7.88's multi options (libcurl has no lookup
+// for them as it has for easy options).
+var multiOptionNames = map[int]string{
+	C.CURLMOPT_SOCKETFUNCTION:              "CURLMOPT_SOCKETFUNCTION",
+	C.CURLMOPT_SOCKETDATA:                  "CURLMOPT_SOCKETDATA",
+	C.CURLMOPT_PIPELINING:                  "CURLMOPT_PIPELINING",
+	C.CURLMOPT_TIMERFUNCTION:               "CURLMOPT_TIMERFUNCTION",
+	C.CURLMOPT_TIMERDATA:                   "CURLMOPT_TIMERDATA",
+	C.CURLMOPT_MAXCONNECTS:                 "CURLMOPT_MAXCONNECTS",
+	C.CURLMOPT_MAX_HOST_CONNECTIONS:        "CURLMOPT_MAX_HOST_CONNECTIONS",
+	C.CURLMOPT_MAX_PIPELINE_LENGTH:         "CURLMOPT_MAX_PIPELINE_LENGTH",
+	C.CURLMOPT_CONTENT_LENGTH_PENALTY_SIZE: "CURLMOPT_CONTENT_LENGTH_PENALTY_SIZE",
+	C.CURLMOPT_CHUNK_LENGTH_PENALTY_SIZE:   "CURLMOPT_CHUNK_LENGTH_PENALTY_SIZE",
+	C.CURLMOPT_PIPELINING_SITE_BL:          "CURLMOPT_PIPELINING_SITE_BL",
+	C.CURLMOPT_PIPELINING_SERVER_BL:        "CURLMOPT_PIPELINING_SERVER_BL",
+	C.CURLMOPT_MAX_TOTAL_CONNECTIONS:       "CURLMOPT_MAX_TOTAL_CONNECTIONS",
+	C.CURLMOPT_PUSHFUNCTION:                "CURLMOPT_PUSHFUNCTION",
+	C.CURLMOPT_PUSHDATA:                    "CURLMOPT_PUSHDATA",
+	C.CURLMOPT_MAX_CONCURRENT_STREAMS:      "CURLMOPT_MAX_CONCURRENT_STREAMS",
+}
+
+func multiOptionName(opt int) string {
+	if n, ok := multiOptionNames[opt]; ok {
+		return n
+	}
+	return fmt.Sprintf("multi option %d", opt)
 }
 
 // Fdset extracts the file descriptors to wait on (curl_multi_fdset).
@@ -261,6 +294,9 @@ func (m *CURLM) Info_read() (*CURLMessage, int) {
 	m.mu.Lock()
 	out.Easy_handle = m.easies[unsafe.Pointer(msg.easy_handle)]
 	m.mu.Unlock()
+	if out.Msg == C.CURLMSG_DONE && out.Easy_handle != nil {
+		out.Easy_handle.reg.endTransfer()
+	}
 	return out, int(left)
 }
 
@@ -275,12 +311,8 @@ func (msg *CURLMessage) Result() error {
 	if code == 0 {
 		return nil
 	}
-	var errs []*CallbackError
-	if msg.Easy_handle != nil {
-		errs = msg.Easy_handle.CallbackErrors()
-	}
-	if len(errs) == 0 {
+	if msg.Easy_handle == nil {
 		return code
 	}
-	return &Error{Code: code, Callbacks: errs}
+	return msg.Easy_handle.reg.result(code)
 }

@@ -11,6 +11,13 @@ static int curlsock_option_type(CURLoption opt) {
 	return o ? (int)o->type : -1;
 }
 
+// The option's current name without "CURLOPT_" (by id, libcurl skips
+// aliases such as FILE for WRITEDATA), NULL if this libcurl lacks it.
+static const char *curlsock_option_name(CURLoption opt) {
+	const struct curl_easyoption *o = curl_easy_option_by_id(opt);
+	return o ? o->name : NULL;
+}
+
 static CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
 	return curl_easy_setopt(h, opt, v);
 }
@@ -81,7 +88,17 @@ type slistVal struct {
 }
 
 func optionTypeError(opt int, want string, param any) error {
-	return fmt.Errorf("%w: option %d takes %s, not %T", ErrOptionType, opt, want, param)
+	return fmt.Errorf("%w: %s takes %s, not %T", ErrOptionType, optionName(opt), want, param)
+}
+
+// optionName names an easy option as libcurl does today: CURLOPT_WRITEDATA
+// for OPT_FILE, its alias. An option this libcurl does not know keeps its
+// number.
+func optionName(opt int) string {
+	if n := C.curlsock_option_name(C.CURLoption(opt)); n != nil {
+		return "CURLOPT_" + C.GoString(n)
+	}
+	return fmt.Sprintf("option %d", opt)
 }
 
 // setoptOther sets every option that is not a socket callback.
@@ -156,6 +173,8 @@ func (e *CURL) setoptOther(opt int, param any) error {
 		return e.gocurlSetopt(opt, param)
 	case OPT_POSTFIELDS:
 		return e.setPostfields(param)
+	case OPT_ERRORBUFFER:
+		return e.setUserErrorBuffer(param)
 	case OPT_COPYPOSTFIELDS:
 		// libcurl types it as an object pointer, but copies the bytes (up
 		// to POSTFIELDSIZE if set first, else to the first NUL).
@@ -188,7 +207,7 @@ func (e *CURL) setoptOther(opt int, param any) error {
 			v = t
 		case uint64:
 			if t > math.MaxInt64 {
-				return fmt.Errorf("%w: option %d: %d does not fit curl_off_t", ErrOptionType, opt, t)
+				return fmt.Errorf("%w: %s: %d does not fit curl_off_t", ErrOptionType, optionName(opt), t)
 			}
 			v = int64(t)
 		default:
@@ -230,7 +249,7 @@ func (e *CURL) setoptOther(opt int, param any) error {
 		if param == nil {
 			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
 		}
-		return fmt.Errorf("%w: option %d takes a C pointer or callback that curlsock does not support", ErrOptionType, opt)
+		return fmt.Errorf("%w: %s takes a C pointer or callback that curlsock does not support", ErrOptionType, optionName(opt))
 	default:
 		// Not an option of this libcurl: let libcurl say so, with a value
 		// it will not dereference.
@@ -246,7 +265,7 @@ func (e *CURL) setoptOther(opt int, param any) error {
 func (e *CURL) gocurlSetopt(opt int, param any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: Setopt(%d, %T): %v", ErrOptionType, opt, param, r)
+			err = fmt.Errorf("%w: %s: %T: %v", ErrOptionType, optionName(opt), param, r)
 		}
 	}()
 	return e.CURL.Setopt(opt, param)

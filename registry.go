@@ -62,6 +62,7 @@ type handleReg struct {
 	retired    []*closeReg // replaced while a transfer was under way
 	deferred   []*CURL     // cleaned up from callbacks of this frame's call
 	opts       optionState
+	detail     errorDetail // libcurl's error buffer (easy handles only)
 }
 
 // hotCallbacks is an immutable snapshot of a handle's open-socket and
@@ -147,21 +148,21 @@ var registry = struct {
 }
 
 // handleFor returns the registration of the easy handle at ptr, creating it
-// on first use.
-func handleFor(ptr uintptr) *handleReg {
+// on first use (created).
+func handleFor(ptr uintptr) (h *handleReg, created bool) {
 	registry.Lock()
 	defer registry.Unlock()
 	if h := registry.byPtr[ptr]; h != nil {
-		return h
+		return h, false
 	}
 	// byPtr forgets a handle before libcurl frees it (forgetPtr), so an
 	// address reused by malloc never finds a dead registration.
 	registry.seq++
-	h := &handleReg{id: registry.handles.alloc(), seq: registry.seq, kind: kindEasy, ptr: ptr}
+	h = &handleReg{id: registry.handles.alloc(), seq: registry.seq, kind: kindEasy, ptr: ptr}
 	h.lastFD = -1
 	registry.handles.set(h.id, h)
 	registry.byPtr[ptr] = h
-	return h
+	return h, true
 }
 
 // newFrameReg registers a multi or share handle's frame.

@@ -121,13 +121,29 @@ func (sh *CURLSH) Setopt(opt int, param any) error {
 		return ErrHandleClosed
 	}
 	if opt != C.CURLSHOPT_SHARE && opt != C.CURLSHOPT_UNSHARE {
-		return fmt.Errorf("%w: share option %d is not supported (curlsock installs its own locks)", ErrOptionType, opt)
+		return fmt.Errorf("%w: %s is not supported (curlsock installs its own locks)", ErrOptionType, shareOptionName(opt))
 	}
 	v, ok := param.(int)
 	if !ok {
-		return fmt.Errorf("%w: share option %d takes a LOCK_DATA_* int, not %T", ErrOptionType, opt, param)
+		return fmt.Errorf("%w: %s takes a LOCK_DATA_* int, not %T", ErrOptionType, shareOptionName(opt), param)
 	}
 	return shareErr(C.curlsock_share_setopt_long(p, C.CURLSHoption(opt), C.long(v)))
+}
+
+func shareOptionName(opt int) string {
+	switch opt {
+	case C.CURLSHOPT_SHARE:
+		return "CURLSHOPT_SHARE"
+	case C.CURLSHOPT_UNSHARE:
+		return "CURLSHOPT_UNSHARE"
+	case C.CURLSHOPT_LOCKFUNC:
+		return "CURLSHOPT_LOCKFUNC"
+	case C.CURLSHOPT_UNLOCKFUNC:
+		return "CURLSHOPT_UNLOCKFUNC"
+	case C.CURLSHOPT_USERDATA:
+		return "CURLSHOPT_USERDATA"
+	}
+	return fmt.Sprintf("share option %d", opt)
 }
 
 // Cleanup closes the share (curl_share_cleanup). It fails with
@@ -173,9 +189,9 @@ func (e *CURL) setShare(param any) error {
 			}
 		}
 	case *gocurl.CURLSH:
-		return fmt.Errorf("%w: OPT_SHARE takes a curlsock *CURLSH: go-curl's hides its C handle", ErrOptionType)
+		return fmt.Errorf("%w: CURLOPT_SHARE takes a curlsock *CURLSH: go-curl's hides its C handle", ErrOptionType)
 	default:
-		return fmt.Errorf("%w: OPT_SHARE takes a *CURLSH, not %T", ErrOptionType, param)
+		return fmt.Errorf("%w: CURLOPT_SHARE takes a *CURLSH, not %T", ErrOptionType, param)
 	}
 	if rc := C.curlsock_easy_set_share(e.CURL.GetHandle(), p); rc != C.CURLE_OK {
 		return CurlError(rc)
