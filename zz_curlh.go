@@ -2,7 +2,8 @@
 
 // libcurl constants that go-curl has no name for, as plain numbers so
 // that this package also builds against a libcurl that lacks some of
-// them; such an option then fails at run time with libcurl's own error.
+// them; such an option or value then fails at run time with libcurl's
+// own error.
 //
 // Source: curl/curl.h and curl/multi.h of libcurl 7.88.1
 
@@ -236,7 +237,8 @@ const (
 	OPT_PROXY_CAINFO_BLOB          = 40310
 )
 
-// Codes for (*CURL).Getinfo with their type bits, and curl_infotype values (CURLINFO_*).
+// Codes for (*CURL).Getinfo with their type bits, and curl_infotype values
+// (CURLINFO_*).
 const (
 	INFO_NONE                      = 0
 	INFO_HEADER_IN                 = 1
@@ -308,4 +310,371 @@ const (
 	MOPT_PUSHFUNCTION                = 20014
 	MOPT_CONTENT_LENGTH_PENALTY_SIZE = 30009
 	MOPT_CHUNK_LENGTH_PENALTY_SIZE   = 30010
+)
+
+// CURLMcode values (CURLM_*).
+const (
+	M_CALL_MULTI_SOCKET     = -1 // = CURLM_CALL_MULTI_PERFORM
+	M_OK                    = 0
+	M_ADDED_ALREADY         = 7
+	M_RECURSIVE_API_CALL    = 8
+	M_WAKEUP_FAILURE        = 9
+	M_BAD_FUNCTION_ARGUMENT = 10
+	M_ABORTED_BY_CALLBACK   = 11
+	M_UNRECOVERABLE_POLL    = 12
+)
+
+// CURLSHcode values (CURLSHE_*).
+const (
+	SHE_OK           = 0
+	SHE_NOT_BUILT_IN = 5
+)
+
+// Values for OPT_HTTP_VERSION (CURL_HTTP_VERSION_*).
+const (
+	HTTP_VERSION_2_0               = 3
+	HTTP_VERSION_2                 = 3 // = CURL_HTTP_VERSION_2_0
+	HTTP_VERSION_2TLS              = 4
+	HTTP_VERSION_2_PRIOR_KNOWLEDGE = 5
+	HTTP_VERSION_3                 = 30
+	HTTP_VERSION_3ONLY             = 31
+)
+
+// Values for OPT_SSLVERSION and OPT_PROXY_SSLVERSION: a minimum, ORed with a
+// maximum (CURL_SSLVERSION_*, CURL_SSLVERSION_MAX_*).
+const (
+	SSLVERSION_TLSv1_0     = 4
+	SSLVERSION_TLSv1_1     = 5
+	SSLVERSION_TLSv1_2     = 6
+	SSLVERSION_TLSv1_3     = 7
+	SSLVERSION_MAX_NONE    = 0
+	SSLVERSION_MAX_DEFAULT = 0x10000
+	SSLVERSION_MAX_TLSv1_0 = 0x40000
+	SSLVERSION_MAX_TLSv1_1 = 0x50000
+	SSLVERSION_MAX_TLSv1_2 = 0x60000
+	SSLVERSION_MAX_TLSv1_3 = 0x70000
+)
+
+// Bits for OPT_SSL_OPTIONS and OPT_PROXY_SSL_OPTIONS (CURLSSLOPT_*).
+const (
+	SSLOPT_NO_REVOKE          = 1 << 1
+	SSLOPT_NO_PARTIALCHAIN    = 1 << 2
+	SSLOPT_REVOKE_BEST_EFFORT = 1 << 3
+	SSLOPT_NATIVE_CA          = 1 << 4
+	SSLOPT_AUTO_CLIENT_CERT   = 1 << 5
+)
+
+// Bits for OPT_HTTPAUTH and OPT_PROXYAUTH (CURLAUTH_*).
+const (
+	AUTH_NEGOTIATE = 1 << 2
+	AUTH_GSSAPI    = 1 << 2 // = CURLAUTH_NEGOTIATE
+	AUTH_DIGEST_IE = 1 << 4
+	AUTH_NTLM_WB   = 1 << 5
+	AUTH_BEARER    = 1 << 6
+	AUTH_AWS_SIGV4 = 1 << 7
+	AUTH_ONLY      = 1 << 31
+)
+
+// Bits for OPT_SSH_AUTH_TYPES (CURLSSH_AUTH_*).
+const (
+	SSH_AUTH_ANY       = -1
+	SSH_AUTH_DEFAULT   = -1 // = CURLSSH_AUTH_ANY
+	SSH_AUTH_NONE      = 0
+	SSH_AUTH_PUBLICKEY = 1 << 0
+	SSH_AUTH_PASSWORD  = 1 << 1
+	SSH_AUTH_HOST      = 1 << 2
+	SSH_AUTH_KEYBOARD  = 1 << 3
+	SSH_AUTH_AGENT     = 1 << 4
+	SSH_AUTH_GSSAPI    = 1 << 5
+)
+
+// Bits for OPT_GSSAPI_DELEGATION (CURLGSSAPI_DELEGATION_*).
+const (
+	GSSAPI_DELEGATION_NONE        = 0
+	GSSAPI_DELEGATION_POLICY_FLAG = 1 << 0
+	GSSAPI_DELEGATION_FLAG        = 1 << 1
+)
+
+// Bits for OPT_PROTOCOLS and OPT_REDIR_PROTOCOLS (CURLPROTO_*).
+const (
+	PROTO_ALL     = -1
+	PROTO_HTTP    = 1 << 0
+	PROTO_HTTPS   = 1 << 1
+	PROTO_FTP     = 1 << 2
+	PROTO_FTPS    = 1 << 3
+	PROTO_SCP     = 1 << 4
+	PROTO_SFTP    = 1 << 5
+	PROTO_TELNET  = 1 << 6
+	PROTO_LDAP    = 1 << 7
+	PROTO_LDAPS   = 1 << 8
+	PROTO_DICT    = 1 << 9
+	PROTO_FILE    = 1 << 10
+	PROTO_TFTP    = 1 << 11
+	PROTO_IMAP    = 1 << 12
+	PROTO_IMAPS   = 1 << 13
+	PROTO_POP3    = 1 << 14
+	PROTO_POP3S   = 1 << 15
+	PROTO_SMTP    = 1 << 16
+	PROTO_SMTPS   = 1 << 17
+	PROTO_RTSP    = 1 << 18
+	PROTO_RTMP    = 1 << 19
+	PROTO_RTMPT   = 1 << 20
+	PROTO_RTMPE   = 1 << 21
+	PROTO_RTMPTE  = 1 << 22
+	PROTO_RTMPS   = 1 << 23
+	PROTO_RTMPTS  = 1 << 24
+	PROTO_GOPHER  = 1 << 25
+	PROTO_SMB     = 1 << 26
+	PROTO_SMBS    = 1 << 27
+	PROTO_MQTT    = 1 << 28
+	PROTO_GOPHERS = 1 << 29
+)
+
+// Values for OPT_PROXYTYPE (CURLPROXY_*).
+const (
+	PROXY_HTTPS = 2
+)
+
+// Values of INFO_PROXY_ERROR (CURLPX_*).
+const (
+	PX_OK                               = 0
+	PX_BAD_ADDRESS_TYPE                 = 1
+	PX_BAD_VERSION                      = 2
+	PX_CLOSED                           = 3
+	PX_GSSAPI                           = 4
+	PX_GSSAPI_PERMSG                    = 5
+	PX_GSSAPI_PROTECTION                = 6
+	PX_IDENTD                           = 7
+	PX_IDENTD_DIFFER                    = 8
+	PX_LONG_HOSTNAME                    = 9
+	PX_LONG_PASSWD                      = 10
+	PX_LONG_USER                        = 11
+	PX_NO_AUTH                          = 12
+	PX_RECV_ADDRESS                     = 13
+	PX_RECV_AUTH                        = 14
+	PX_RECV_CONNECT                     = 15
+	PX_RECV_REQACK                      = 16
+	PX_REPLY_ADDRESS_TYPE_NOT_SUPPORTED = 17
+	PX_REPLY_COMMAND_NOT_SUPPORTED      = 18
+	PX_REPLY_CONNECTION_REFUSED         = 19
+	PX_REPLY_GENERAL_SERVER_FAILURE     = 20
+	PX_REPLY_HOST_UNREACHABLE           = 21
+	PX_REPLY_NETWORK_UNREACHABLE        = 22
+	PX_REPLY_NOT_ALLOWED                = 23
+	PX_REPLY_TTL_EXPIRED                = 24
+	PX_REPLY_UNASSIGNED                 = 25
+	PX_REQUEST_FAILED                   = 26
+	PX_RESOLVE_HOST                     = 27
+	PX_SEND_AUTH                        = 28
+	PX_SEND_CONNECT                     = 29
+	PX_SEND_REQUEST                     = 30
+	PX_UNKNOWN_FAIL                     = 31
+	PX_UNKNOWN_MODE                     = 32
+	PX_USER_REJECTED                    = 33
+)
+
+// Values of TLSSessionInfo.Backend, from INFO_TLS_SSL_PTR and
+// INFO_TLS_SESSION (CURLSSLBACKEND_*).
+const (
+	SSLBACKEND_NONE            = 0
+	SSLBACKEND_OPENSSL         = 1
+	SSLBACKEND_BORINGSSL       = 1 // = CURLSSLBACKEND_OPENSSL
+	SSLBACKEND_LIBRESSL        = 1 // = CURLSSLBACKEND_OPENSSL
+	SSLBACKEND_GNUTLS          = 2
+	SSLBACKEND_NSS             = 3
+	SSLBACKEND_GSKIT           = 5
+	SSLBACKEND_POLARSSL        = 6 // Deprecated since 7.69.0
+	SSLBACKEND_WOLFSSL         = 7
+	SSLBACKEND_CYASSL          = 7 // = CURLSSLBACKEND_WOLFSSL
+	SSLBACKEND_SCHANNEL        = 8
+	SSLBACKEND_SECURETRANSPORT = 9
+	SSLBACKEND_DARWINSSL       = 9  // = CURLSSLBACKEND_SECURETRANSPORT
+	SSLBACKEND_AXTLS           = 10 // Deprecated since 7.61.0
+	SSLBACKEND_MBEDTLS         = 11
+	SSLBACKEND_MESALINK        = 12 // Deprecated since 7.82.0
+	SSLBACKEND_BEARSSL         = 13
+	SSLBACKEND_RUSTLS          = 14
+)
+
+// Values for OPT_USE_SSL, and their names from before 7.17.0 (CURLUSESSL_*,
+// CURLFTPSSL_*).
+const (
+	USESSL_NONE    = 0
+	USESSL_TRY     = 1
+	USESSL_CONTROL = 2
+	USESSL_ALL     = 3
+	FTPSSL_NONE    = 0 // = CURLUSESSL_NONE
+	FTPSSL_TRY     = 1 // = CURLUSESSL_TRY
+	FTPSSL_CONTROL = 2 // = CURLUSESSL_CONTROL
+	FTPSSL_ALL     = 3 // = CURLUSESSL_ALL
+)
+
+// Values for OPT_FTPSSLAUTH (CURLFTPAUTH_*).
+const (
+	FTPAUTH_DEFAULT = 0
+	FTPAUTH_SSL     = 1
+	FTPAUTH_TLS     = 2
+)
+
+// Values for OPT_FTP_SSL_CCC (CURLFTPSSL_CCC_*).
+const (
+	FTPSSL_CCC_NONE    = 0
+	FTPSSL_CCC_PASSIVE = 1
+	FTPSSL_CCC_ACTIVE  = 2
+)
+
+// Values for OPT_FTP_FILEMETHOD (CURLFTPMETHOD_*).
+const (
+	FTPMETHOD_DEFAULT   = 0
+	FTPMETHOD_MULTICWD  = 1
+	FTPMETHOD_NOCWD     = 2
+	FTPMETHOD_SINGLECWD = 3
+)
+
+// Bits for OPT_HEADEROPT (CURLHEADER_*).
+const (
+	HEADER_UNIFIED  = 0
+	HEADER_SEPARATE = 1 << 0
+)
+
+// Bits for OPT_POSTREDIR (CURL_REDIR_*).
+const (
+	REDIR_GET_ALL  = 0
+	REDIR_POST_301 = 1
+	REDIR_POST_302 = 2
+	REDIR_POST_303 = 4
+	REDIR_POST_ALL = 7
+)
+
+// Values for OPT_RTSP_REQUEST (CURL_RTSPREQ_*).
+const (
+	RTSPREQ_NONE          = 0
+	RTSPREQ_OPTIONS       = 1
+	RTSPREQ_DESCRIBE      = 2
+	RTSPREQ_ANNOUNCE      = 3
+	RTSPREQ_SETUP         = 4
+	RTSPREQ_PLAY          = 5
+	RTSPREQ_PAUSE         = 6
+	RTSPREQ_TEARDOWN      = 7
+	RTSPREQ_GET_PARAMETER = 8
+	RTSPREQ_SET_PARAMETER = 9
+	RTSPREQ_RECORD        = 10
+	RTSPREQ_RECEIVE       = 11
+)
+
+// Bits for OPT_ALTSVC_CTRL (CURLALTSVC_*).
+const (
+	ALTSVC_READONLYFILE = 1 << 2
+	ALTSVC_H1           = 1 << 3
+	ALTSVC_H2           = 1 << 4
+	ALTSVC_H3           = 1 << 5
+)
+
+// Bits for OPT_HSTS_CTRL (CURLHSTS_*).
+const (
+	HSTS_ENABLE       = 1 << 0
+	HSTS_READONLYFILE = 1 << 1
+)
+
+// Bits for OPT_MIME_OPTIONS (CURLMIMEOPT_*).
+const (
+	MIMEOPT_FORMESCAPE = 1 << 0
+)
+
+// Defaults of OPT_HAPPY_EYEBALLS_TIMEOUT_MS and OPT_UPKEEP_INTERVAL_MS, and
+// buffer size limits (CURL_HET_DEFAULT, CURL_UPKEEP_INTERVAL_DEFAULT,
+// CURL_MAX_*).
+const (
+	HET_DEFAULT             = 200
+	UPKEEP_INTERVAL_DEFAULT = 60000
+	MAX_WRITE_SIZE          = 16384
+	MAX_HTTP_HEADER         = 102400
+	MAX_READ_SIZE           = 10485760
+)
+
+// Special results of write and read callbacks (CURL_WRITEFUNC_*).
+const (
+	WRITEFUNC_PAUSE = 0x10000001
+	WRITEFUNC_ERROR = 0xffffffff
+)
+
+// Values for MOPT_PIPELINING (CURLPIPE_*).
+const (
+	PIPE_NOTHING   = 0
+	PIPE_HTTP1     = 1
+	PIPE_MULTIPLEX = 2
+)
+
+// The multi socket interface: what a MOPT_SOCKETFUNCTION callback is told to
+// wait for, and what curl_multi_socket_action is told happened (CURL_POLL_*,
+// CURL_CSELECT_*, CURL_SOCKET_TIMEOUT).
+const (
+	POLL_NONE      = 0
+	POLL_IN        = 1
+	POLL_OUT       = 2
+	POLL_INOUT     = 3
+	POLL_REMOVE    = 4
+	CSELECT_IN     = 1
+	CSELECT_OUT    = 2
+	CSELECT_ERR    = 4
+	SOCKET_TIMEOUT = -1 // = CURL_SOCKET_BAD
+)
+
+// Events of struct curl_waitfd (curl_multi_wait, curl_multi_poll)
+// (CURL_WAIT_*).
+const (
+	WAIT_POLLIN  = 1 << 0
+	WAIT_POLLPRI = 1 << 1
+	WAIT_POLLOUT = 1 << 2
+)
+
+// Results of a MOPT_PUSHFUNCTION callback (CURL_PUSH_*).
+const (
+	PUSH_OK       = 0
+	PUSH_DENY     = 1
+	PUSH_ERROROUT = 2
+)
+
+// Flags for GlobalInit (CURL_GLOBAL_*).
+const (
+	GLOBAL_ACK_EINTR = 1 << 2
+)
+
+// Values for (*CURLSH).Setopt(SHOPT_SHARE or SHOPT_UNSHARE, ...)
+// (CURL_LOCK_DATA_*).
+const (
+	LOCK_DATA_NONE = 0
+	LOCK_DATA_PSL  = 6
+	LOCK_DATA_HSTS = 7
+)
+
+// Struct ages for VersionInfo (CURLVERSION_*).
+const (
+	VERSION_FOURTH   = 3
+	VERSION_FIFTH    = 4
+	VERSION_SIXTH    = 5
+	VERSION_SEVENTH  = 6
+	VERSION_EIGHTH   = 7
+	VERSION_NINTH    = 8
+	VERSION_TENTH    = 9
+	VERSION_ELEVENTH = 10
+)
+
+// Bits of VersionInfo's Features (CURL_VERSION_*).
+const (
+	VERSION_HTTP2        = 1 << 16
+	VERSION_GSSAPI       = 1 << 17
+	VERSION_KERBEROS5    = 1 << 18
+	VERSION_UNIX_SOCKETS = 1 << 19
+	VERSION_PSL          = 1 << 20
+	VERSION_HTTPS_PROXY  = 1 << 21
+	VERSION_MULTI_SSL    = 1 << 22
+	VERSION_BROTLI       = 1 << 23
+	VERSION_ALTSVC       = 1 << 24
+	VERSION_HTTP3        = 1 << 25
+	VERSION_ZSTD         = 1 << 26
+	VERSION_UNICODE      = 1 << 27
+	VERSION_HSTS         = 1 << 28
+	VERSION_GSASL        = 1 << 29
+	VERSION_THREADSAFE   = 1 << 30
 )

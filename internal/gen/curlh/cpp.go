@@ -489,6 +489,19 @@ func (p *cpp) Value(name string) (int64, error) {
 	return evalExpr(x, p.lookupEnum)
 }
 
+// canonical follows name through macros that only rename another name
+// (#define CURLAUTH_GSSAPI CURLAUTH_NEGOTIATE).
+func (p *cpp) canonical(name string) string {
+	for seen := 0; seen < 100; seen++ {
+		m, ok := p.macros[name]
+		if !ok || m.funcLike || len(m.body) != 1 || m.body[0].kind != tIdent {
+			break
+		}
+		name = m.body[0].text
+	}
+	return name
+}
+
 func (p *cpp) lookupEnum(name string) (int64, bool) {
 	v, ok := p.enumVals[name]
 	return v, ok
@@ -751,8 +764,9 @@ func (e *exprParser) unary() (int64, error) {
 		}
 		return v, nil
 	case "(":
-		// A cast such as (unsigned long) is skipped: the values this
-		// generator needs are all small enough for the type not to matter.
+		// A cast such as (unsigned long) is skipped: int64 holds the same
+		// bits, which is what the check against the C compiler compares
+		// ((long long) of CURLAUTH_ANY, an unsigned long, is negative too).
 		j := e.pos + 1
 		for j < len(e.ts) && castWords[e.ts[j].text] {
 			j++
