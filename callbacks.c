@@ -87,6 +87,14 @@ int curlsock_prereq(void *clientp, char *primary_ip, char *local_ip, int primary
 	return curlsockGoPrereq((uintptr_t)clientp, primary_ip, local_ip, primary_port, local_port, curlsock_cur_frame);
 }
 
+CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
+	return curl_easy_setopt(h, opt, v);
+}
+
+CURLcode curlsock_setopt_ptr(CURL *h, CURLoption opt, void *p) {
+	return curl_easy_setopt(h, opt, p);
+}
+
 CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id) {
 	return curl_easy_setopt(h, opt, (void *)id);
 }

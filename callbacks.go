@@ -196,8 +196,12 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	if h == nil {
 		return C.CURL_PREREQFUNC_ABORT
 	}
+	var fn PrereqFunc
+	var data any
+	if cb := h.hot.Load(); cb != nil {
+		fn, data = cb.prereq, cb.prereqData
+	}
 	h.mu.Lock()
-	fn, data := h.prereq, h.prereqData
 	var primary, local string
 	if fn != nil {
 		primary = reuseString(&h.prereqIPs[0], primaryIP)
@@ -454,6 +458,8 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 	err, p := callClose(c, fd)
 	if p.panicked {
 		recordPanic(frame, lookupHandle(c.owner), p.value)
+	} else if !c.own {
+		noteUnclosed(fd)
 	}
 	if p.panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is

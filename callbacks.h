@@ -32,6 +32,8 @@ void curlsock_frame_poison(void);
 uintptr_t curlsock_frame_current(void);
 
 // Option setters with the exact C types libcurl's variadic setopt expects.
+CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v);
+CURLcode curlsock_setopt_ptr(CURL *h, CURLoption opt, void *p);
 CURLcode curlsock_setopt_id(CURL *h, CURLoption opt, uintptr_t id);
 CURLcode curlsock_set_opensocket(CURL *h, int on);
 CURLcode curlsock_set_sockopt(CURL *h, int on);

@@ -157,6 +157,14 @@ var (
 	ErrInvalidResult = errors.New("curlsock: invalid callback result")
 	// ErrHandleClosed: the handle was cleaned up.
 	ErrHandleClosed = errors.New("curlsock: easy handle already cleaned up")
+	// ErrInstallFailed: Sockets.Install failed on the handle, which refuses
+	// every transfer until an Install succeeds (or Uninstall removes it).
+	// The error also matches the one Install returned.
+	ErrInstallFailed = errors.New("curlsock: the handle's Sockets.Install failed, so it refuses transfers")
+	// ErrInstallConflict: an option or callback would undo part of the
+	// handle's Sockets installation (a protocol it closed, an open-socket
+	// callback next to its Dialer); nothing was changed.
+	ErrInstallConflict = errors.New("curlsock: conflicts with the handle's Sockets installation")
 	// ErrUnattributed: libcurl called a callback with a registration that no
 	// longer exists (e.g. a handle duplicated behind curlsock's back whose
 	// original was cleaned up). The attempt fails closed.

@@ -74,6 +74,10 @@ func (e *CURL) Setopt(opt int, param any) error {
 			return err
 		}
 		h.mu.Lock()
+		if fn != nil && h.inst != nil && h.inst.Dialer != nil {
+			h.mu.Unlock()
+			return fmt.Errorf("%w: the handle's Sockets.Dialer makes its sockets; an open-socket callback cannot too", ErrInstallConflict)
+		}
 		h.open = fn
 		h.publishLocked()
 		h.mu.Unlock()
@@ -119,16 +123,20 @@ func (e *CURL) Setopt(opt int, param any) error {
 		}
 		h.mu.Lock()
 		h.prereq = fn
+		h.publishLocked()
 		h.mu.Unlock()
-		return firstErr(C.curlsock_set_prereq(e.handle(), cbool(fn != nil), C.uintptr_t(h.id)))
 	case C.CURLOPT_PREREQDATA:
 		h.mu.Lock()
 		h.prereqData = param
+		h.publishLocked()
 		h.mu.Unlock()
 		return nil
 	case C.CURLOPT_SHARE:
 		return e.setShare(param)
 	default:
+		if done, err := e.setGoverned(opt, param); done {
+			return err
+		}
 		return e.setoptOther(opt, param)
 	}
 	return e.install()
@@ -143,8 +151,11 @@ func (e *CURL) setCloser(change func()) error {
 	change()
 	old := h.closer
 	h.closer = nil
-	if h.closeFn != nil {
-		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
+	switch {
+	case h.inst != nil:
+		h.closer = newCloseReg(h.inst.closeFunc(h.closeFn), h.closeData, h.id, h.closeFn == nil)
+	case h.closeFn != nil:
+		h.closer = newCloseReg(h.closeFn, h.closeData, h.id, false)
 	}
 	// A transfer under way (in a multi, or a callback changing the option
 	// mid-Perform) may have created a connection that holds the old id but
@@ -186,8 +197,10 @@ func (h *handleReg) releaseRetired() {
 func (e *CURL) install() error {
 	h := e.reg
 	h.mu.Lock()
-	open := h.open != nil || h.sockopt != nil || h.closeFn != nil
-	sockopt := h.sockopt != nil
+	installed := h.inst != nil
+	open := h.open != nil || h.sockopt != nil || h.closeFn != nil || installed
+	sockopt := h.sockopt != nil || installed
+	prereq := h.prereq != nil || installed && h.inst.checksPrereq()
 	var closeID uintptr
 	if h.closer != nil {
 		closeID = h.closer.id
@@ -209,6 +222,7 @@ func (e *CURL) install() error {
 		C.curlsock_set_sockopt(p, cbool(sockopt)),
 		C.curlsock_setopt_id(p, C.CURLOPT_CLOSESOCKETDATA, C.uintptr_t(ids[2])),
 		C.curlsock_set_closesocket(p, cbool(closeID != 0)),
+		C.curlsock_set_prereq(p, cbool(prereq), C.uintptr_t(h.id)),
 	)
 }
 
@@ -258,6 +272,10 @@ func (e *CURL) Perform() error {
 		return ErrHandleClosed
 	}
 	h.raise()
+	if err := h.refusal(); err != nil {
+		h.startTransfer()
+		return err
+	}
 	h.mu.Lock()
 	// From inside one of the handle's own callbacks, or while the handle is
 	// in a multi, libcurl refuses the call (E_FAILED_INIT): the transfer
@@ -379,23 +397,36 @@ func (e *CURL) cleanup() bool {
 }
 
 // Reset resets every option (curl_easy_reset), the socket callbacks included;
-// after Cleanup it does nothing.
-// Connections the handle keeps cached still close through the close-socket
-// callback they were made with.
+// after Cleanup it does nothing. A Sockets installation stays, and is set
+// again on the reset handle: use Uninstall to remove it. Connections the
+// handle keeps cached still close through the close-socket callback they
+// were made with.
 func (e *CURL) Reset() {
-	if e.reg.isCleaned() {
+	h := e.reg
+	if h.isCleaned() {
 		return
 	}
-	e.reg.raise()
+	h.raise()
 	e.CURL.Reset()
-	unsetCloser(e.reg.detach())
+	unsetCloser(h.detach())
 	// libcurl forgot the lists and POSTFIELDS along with every option.
-	e.reg.freeOptions()
-	_ = e.setErrorBuffer() // set before, so it cannot fail now
+	h.freeOptions()
+	// Set before, so they cannot fail now but for lack of memory, and then
+	// a handle whose installation failed refuses transfers.
+	_ = e.setErrorBuffer()
+	h.mu.Lock()
+	installed := h.inst != nil
+	h.mu.Unlock()
+	if installed {
+		if err := e.applyInstallation(); err != nil {
+			e.failInstallation(err)
+		}
+	}
 }
 
-// Duphandle clones the handle (curl_easy_duphandle); nil after Cleanup. The copy gets its own
-// registrations, with the same callbacks and data: it does not depend on the
+// Duphandle clones the handle (curl_easy_duphandle); nil after Cleanup. The
+// copy gets its own registrations, with the same callbacks and data, and its
+// own Sockets installation with the same settings: it does not depend on the
 // original, which may be cleaned up first.
 func (e *CURL) Duphandle() *CURL {
 	if e.reg.isCleaned() {
@@ -414,29 +445,28 @@ func (e *CURL) Duphandle() *CURL {
 	sockopt, sockoptData := src.sockopt, src.sockoptData
 	prereq, prereqData := src.prereq, src.prereqData
 	closeFn, closeData := src.closeFn, src.closeData
-	src.mu.Unlock()
-	src.mu.Lock()
+	inst, gov := src.inst, src.governed
 	opts := src.opts
-	src.mu.Unlock()
-	opts.slists, opts.postfields, opts.postfieldsValue = nil, nil, ""
-	src.mu.Lock()
+	// libcurl would have written both handles' text into the one buffer.
 	userErrBuf := src.detail.user
 	src.mu.Unlock()
+	opts.slists, opts.postfields, opts.postfieldsValue = nil, nil, ""
 	dst.mu.Lock()
-	// libcurl would have written both handles' text into the one buffer.
 	dst.detail.user = userErrBuf
 	dst.open, dst.openData = open, openData
 	dst.sockopt, dst.sockoptData = sockopt, sockoptData
 	dst.prereq, dst.prereqData = prereq, prereqData
+	dst.governed = gov
+	if inst != nil {
+		// Its own copy: the original's records are of the original's sockets.
+		dst.inst = inst.copyFor(dst)
+	}
 	dst.opts = opts
 	dst.publishLocked()
 	dst.mu.Unlock()
 	err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData })
 	if err == nil {
 		err = d.installData()
-	}
-	if err == nil {
-		err = firstErr(C.curlsock_set_prereq(d.handle(), cbool(prereq != nil), C.uintptr_t(dst.id)))
 	}
 	if err == nil {
 		err = d.copyOptions(src)
@@ -448,6 +478,17 @@ func (e *CURL) Duphandle() *CURL {
 		return nil
 	}
 	return d
+}
+
+// refusal is what a transfer of the handle returns without starting: the
+// error of a failed Sockets.Install, nil if there is none.
+func (h *handleReg) refusal() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inst != nil {
+		return h.inst.failed
+	}
+	return nil
 }
 
 func (h *handleReg) isCleaned() bool {
@@ -466,6 +507,7 @@ func (h *handleReg) detach() *closeReg {
 	h.sockopt, h.sockoptData = nil, nil
 	h.prereq, h.prereqData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
+	h.governed = governed{}
 	h.publishLocked()
 	h.lastFD = -1
 	// The C memory is freed by freeOptions, once libcurl is done with it.

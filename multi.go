@@ -136,6 +136,9 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	}
 	e.reg.raise()
 	e.reg.startTransfer()
+	if err := e.reg.refusal(); err != nil {
+		return err
+	}
 	p := e.CURL.GetHandle()
 	// libcurl 8.x destroys the handle's own connection cache here (the one
 	// its Performs filled), calling the close-socket callback: in a frame,

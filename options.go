@@ -18,16 +18,8 @@ static const char *curlsock_option_name(CURLoption opt) {
 	return o ? o->name : NULL;
 }
 
-static CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
-	return curl_easy_setopt(h, opt, v);
-}
-
 static CURLcode curlsock_setopt_off_t(CURL *h, CURLoption opt, curl_off_t v) {
 	return curl_easy_setopt(h, opt, v);
-}
-
-static CURLcode curlsock_setopt_ptr(CURL *h, CURLoption opt, void *p) {
-	return curl_easy_setopt(h, opt, p);
 }
 
 // With CURL_BLOB_COPY libcurl copies the bytes before returning.

@@ -38,8 +38,10 @@ type handleReg struct {
 	prereqIPs   [2]string // the last primary and local IP, reused while libcurl repeats them
 	closeFn     CloseSocketFunc
 	closeData   any
-	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without closeFn
-	hot         atomic.Pointer[hotCallbacks] // what the open and sockopt paths read, lock-free
+	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without a close function
+	hot         atomic.Pointer[hotCallbacks] // what the callbacks read, lock-free
+	inst        *socketsState                // the Sockets installation, nil without one
+	governed    governed                     // the user's values of options inst also sets
 	// While this handle is the frame (the curlsock call driving libcurl on
 	// some thread), the last socket opened in it and its destination, to
 	// name it in a sockopt error: libcurl calls sockopt right after open, on
@@ -65,20 +67,32 @@ type handleReg struct {
 	detail     errorDetail // libcurl's error buffer (easy handles only)
 }
 
-// hotCallbacks is an immutable snapshot of a handle's open-socket and
-// sockopt settings, republished on every change.
+// hotCallbacks is an immutable snapshot of a handle's callback settings,
+// republished on every change: the user's callbacks composed with the
+// Sockets installation's, if any.
 type hotCallbacks struct {
 	open        OpenSocketFunc
 	openData    any
 	sockopt     SockoptFunc
 	sockoptData any
+	prereq      PrereqFunc
+	prereqData  any
 	closer      *closeReg
 	retired     []*closeReg // setCloser's, while a transfer may still hold them
 }
 
 // publishLocked republishes the snapshot; h.mu must be held.
 func (h *handleReg) publishLocked() {
-	h.hot.Store(&hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData, closer: h.closer, retired: h.retired})
+	hc := &hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData,
+		prereq: h.prereq, prereqData: h.prereqData, closer: h.closer, retired: h.retired}
+	if st := h.inst; st != nil {
+		hc.open = st.openFunc(h.open)
+		hc.sockopt = st.sockoptFunc(h.sockopt)
+		if st.checksPrereq() {
+			hc.prereq = st.prereqFunc(h.prereq)
+		}
+	}
+	h.hot.Store(hc)
 }
 
 type regKind int
@@ -98,6 +112,7 @@ type closeReg struct {
 	fn    CloseSocketFunc
 	data  any
 	owner uintptr // the handle that set it: where panics go when no frame is active
+	own   bool    // fn is curlsock's (a Sockets installation's), which closes every socket
 
 	// Guarded by registry.mu.
 	handleRef bool // still set on its handle
@@ -141,11 +156,17 @@ var registry = struct {
 	byPtr   map[uintptr]*handleReg
 	fds     map[int]fdEntry
 	sweepAt int
+	// unclosed: sockets a close-socket callback was handed and returned
+	// from without closing, by number, with their identity.
+	unclosed map[int]fdIdentity
 }{
-	byPtr:   map[uintptr]*handleReg{},
-	fds:     map[int]fdEntry{},
-	sweepAt: 64,
+	byPtr:    map[uintptr]*handleReg{},
+	fds:      map[int]fdEntry{},
+	sweepAt:  64,
+	unclosed: map[int]fdIdentity{},
 }
+
+type fdIdentity struct{ dev, ino uint64 }
 
 // handleFor returns the registration of the easy handle at ptr, creating it
 // on first use (created).
@@ -198,10 +219,10 @@ func forgetHandle(h *handleReg) {
 	registry.Unlock()
 }
 
-func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
+func newCloseReg(fn CloseSocketFunc, data any, owner uintptr, own bool) *closeReg {
 	registry.Lock()
 	defer registry.Unlock()
-	c := &closeReg{id: registry.closers.alloc(), fn: fn, data: data, owner: owner, handleRef: true}
+	c := &closeReg{id: registry.closers.alloc(), fn: fn, data: data, owner: owner, own: own, handleRef: true}
 	registry.closers.set(c.id, c)
 	return c
 }
@@ -237,6 +258,8 @@ func chargeFD(fd int, st *unix.Stat_t, c *closeReg, also []*closeReg) {
 	if old, ok := registry.fds[fd]; ok {
 		releaseLocked(old)
 	}
+	// A number handed out again was closed meanwhile.
+	delete(registry.unclosed, fd)
 	registry.fds[fd] = e
 	c.sockets++
 	for _, r := range also {
@@ -313,24 +336,68 @@ func sweepLocked() {
 	}
 }
 
-// RegistrationStats counts what curlsock keeps alive for libcurl.
+// noteUnclosed records fd if it is still open after a close-socket
+// callback returned: libcurl has forgotten it, so unless the program closes
+// it itself it is leaked. Asked after every close by a user's callback: for
+// the callback that closed its socket, one failed fstat.
+func noteUnclosed(fd int) {
+	var st unix.Stat_t
+	if socketStat(fd, &st) != nil {
+		return
+	}
+	registry.Lock()
+	// A number already charged again belongs to a socket another thread
+	// opened right after the callback closed this one.
+	if _, reused := registry.fds[fd]; !reused {
+		registry.unclosed[fd] = fdIdentity{st.Dev, st.Ino}
+	}
+	registry.Unlock()
+}
+
+// sweepUnclosedLocked drops the unclosed sockets that were closed since.
+func sweepUnclosedLocked() {
+	for fd, id := range registry.unclosed {
+		var st unix.Stat_t
+		if socketStat(fd, &st) != nil || (fdIdentity{st.Dev, st.Ino}) != id {
+			delete(registry.unclosed, fd)
+		}
+	}
+}
+
+// RegistrationStats counts what curlsock keeps for libcurl, and the sockets
+// close-socket callbacks left open.
 type RegistrationStats struct {
 	Handles        int // easy handles curlsock knows, not yet cleaned up
 	Multis         int // multi handles not yet cleaned up
 	Shares         int // share handles not yet cleaned up
 	CloseCallbacks int // close-socket registrations libcurl may still call
-	Sockets        int // open sockets libcurl will close through a callback
+	// Sockets are the sockets handed to libcurl while a close-socket
+	// callback was set, which libcurl has not closed yet: it will close
+	// them through a callback.
+	Sockets int
+	// Unclosed are sockets a close-socket callback was asked to close and
+	// returned from without closing, still open now. libcurl has forgotten
+	// them: each is a leak, unless the program keeps it on purpose (a
+	// socket it handed to libcurl and closes itself). A socket that another
+	// thread opens under the same number between the callback's close and
+	// curlsock's look at it (outside curlsock's callbacks, such as a Go
+	// net.Dial) may be taken for one until it closes.
+	Unclosed int
 }
 
-// Registrations returns the live registrations, after dropping those whose
-// sockets libcurl closed without telling (libcurl < 8.2). Once every easy,
-// multi and share handle is cleaned up, every count is zero; anything else is
-// a leak.
+// Registrations returns what curlsock keeps for libcurl now, after dropping
+// the sockets libcurl closed without telling (libcurl < 8.2). It answers two
+// questions: once every easy, multi and share handle is cleaned up, the
+// first five counts are zero, and anything else is a registration curlsock
+// leaked; Unclosed counts the sockets that close-socket callbacks leaked.
+// Sockets that libcurl closes itself (without a close-socket callback) are
+// counted nowhere: the kernel's count of open descriptors covers them.
 func Registrations() RegistrationStats {
 	registry.Lock()
 	defer registry.Unlock()
 	sweepLocked()
-	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds)}
+	sweepUnclosedLocked()
+	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds), Unclosed: len(registry.unclosed)}
 	registry.handles.each(func(h *handleReg) {
 		switch h.kind {
 		case kindEasy:

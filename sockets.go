@@ -54,26 +54,71 @@ type Sockets struct {
 	Dialer *net.Dialer
 }
 
-// Install sets the handle's open-socket, sockopt, close-socket and (with a
-// Guard) prereq callbacks. With a Guard it also limits the protocols and
-// disables proxies taken from the environment (CURLOPT_PROXY ""): a proxy
-// connects to the real destination itself, out of the guard's sight. A proxy
-// set explicitly after Install is allowed, and then the guard checks the
-// proxy's address, not the destination's.
+// Install puts the toolkit on e. It replaces whatever a previous Install
+// put there, all or nothing, and composes with the handle's own options:
+//
+//   - Socket callbacks set with Setopt, before or after Install, run inside
+//     the installation: open runs Rewrite, then the Guard, then the handle's
+//     OPT_OPENSOCKETFUNCTION (instead of OpenSocket), then the Guard again
+//     if that callback changed the destination, then the Control hooks;
+//     sockopt runs Options, then OPT_SOCKOPTFUNCTION; close runs
+//     OPT_CLOSESOCKETFUNCTION (instead of close); prereq runs the Guard's
+//     check of the connection about to be used, then OPT_PREREQFUNCTION.
+//     With Dialer, the Dialer makes every socket, and an open-socket
+//     callback is refused with ErrInstallConflict.
+//   - With a Guard, or with Protocols, the handle's protocols are limited
+//     (CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR): a protocol
+//     list set with Setopt may narrow them further; one naming a protocol
+//     the installation closes is refused with ErrInstallConflict. A list set
+//     before Install is narrowed to what the installation allows.
+//   - With a Guard, proxies from the environment are off (CURLOPT_PROXY ""):
+//     such a proxy would connect to the real destination out of the guard's
+//     sight. A proxy set with Setopt, before or after Install, stays, and
+//     then the guard checks the proxy's address, not the destination's
+//     (Setopt(OPT_PROXY, nil) means no proxy).
+//
+// If Install fails, the handle refuses every transfer — Perform and
+// CURLM.AddHandle return an error wrapping ErrInstallFailed and the error
+// Install returned, and any socket libcurl would open is refused — until an
+// Install succeeds. CURL.Reset keeps the installation; CURL.Uninstall
+// removes it; a duplicate (CURL.Duphandle) gets an installation of its own,
+// with the same settings.
 func (s *Sockets) Install(e *CURL) error {
+	if e.reg.isCleaned() {
+		return ErrHandleClosed
+	}
+	st, err := s.state(e)
+	if err == nil {
+		err = e.setInstallation(st)
+	}
+	if err != nil {
+		e.failInstallation(err)
+	}
+	return err
+}
+
+// Install sets on e what the guard needs: Sockets{Guard: g}.Install(e).
+func (g *Guard) Install(e *CURL) error {
+	return (&Sockets{Guard: g}).Install(e)
+}
+
+// state makes e's copy of s, or says why s cannot be installed on e.
+func (s *Sockets) state(e *CURL) (*socketsState, error) {
+	if s.Dialer != nil && e.reg.hasOpenFunc() {
+		return nil, fmt.Errorf("%w: Sockets.Dialer makes the sockets, and the handle has an open-socket callback that would too", ErrInstallConflict)
+	}
 	if s.Dialer != nil && alreadyConnectedBroken {
-		return fmt.Errorf("%w (libcurl %s): Sockets.Dialer cannot hand connections over", ErrAlreadyConnectedUnsupported, versionString())
+		return nil, fmt.Errorf("%w (libcurl %s): Sockets.Dialer cannot hand connections over", ErrAlreadyConnectedUnsupported, versionString())
 	}
 	st := &socketsState{Sockets: *s, handle: e.reg.seq}
-	st.Control = append([]func(string, string, syscall.RawConn) error(nil), s.Control...)
-	st.Options = append([]SocketOption(nil), s.Options...)
-	protocols := s.Protocols
-	if s.Guard != nil && protocols == nil {
-		protocols = []string{"http", "https"}
+	st.Control = slices.Clone(s.Control)
+	st.Options = slices.Clone(s.Options)
+	if s.Protocols != nil {
+		st.protocols = protocolSet(strings.Join(s.Protocols, ","))
+	} else if s.Guard != nil {
+		st.protocols = []string{"http", "https"}
 	}
-	st.ftp = protocols == nil || slices.ContainsFunc(protocols, func(p string) bool {
-		return strings.EqualFold(p, "ftp") || strings.EqualFold(p, "ftps")
-	})
+	st.ftp = st.protocols == nil || slices.Contains(st.protocols, "ftp") || slices.Contains(st.protocols, "ftps")
 	st.control = allOf(st.Control)
 	if s.Dialer != nil {
 		st.Dialer = chainControl(s.Dialer, st.control)
@@ -84,45 +129,30 @@ func (s *Sockets) Install(e *CURL) error {
 	if st.track {
 		st.conns = map[int]connRecord{}
 	}
-	if err := e.Setopt(OPT_OPENSOCKETFUNCTION, st.open); err != nil {
-		return err
-	}
-	if err := e.Setopt(OPT_SOCKOPTFUNCTION, st.sockopt); err != nil {
-		return err
-	}
-	if err := e.Setopt(OPT_CLOSESOCKETFUNCTION, st.close); err != nil {
-		return err
-	}
-	if err := setProtocols(e, protocols); err != nil || s.Guard == nil {
-		return err
-	}
-	if err := e.Setopt(OPT_PREREQFUNCTION, st.prereq); err != nil {
-		return err
-	}
-	return e.Setopt(OPT_PROXY, "")
+	return st, nil
 }
 
-// Install sets on e what the guard needs: Sockets{Guard: g}.Install(e).
-func (g *Guard) Install(e *CURL) error {
-	return (&Sockets{Guard: g}).Install(e)
+// copyFor returns the installation for d, a duplicate of the handle st is
+// installed on: the same settings, state of its own.
+func (st *socketsState) copyFor(d *handleReg) *socketsState {
+	c := &socketsState{Sockets: st.Sockets, handle: d.seq, failed: st.failed, protocols: st.protocols,
+		ftp: st.ftp, control: st.control, track: st.track}
+	if c.track {
+		c.conns = map[int]connRecord{}
+	}
+	return c
 }
 
-func setProtocols(e *CURL, protocols []string) error {
-	if protocols == nil {
-		return nil
-	}
-	list := strings.Join(protocols, ",")
-	if err := e.Setopt(OPT_PROTOCOLS_STR, list); err != nil {
-		return fmt.Errorf("curlsock: protocols %q: %w", list, err)
-	}
-	return e.Setopt(OPT_REDIR_PROTOCOLS_STR, list)
-}
-
-// socketsState is one handle's copy of a Sockets.
+// socketsState is one handle's copy of a Sockets: its installation.
 type socketsState struct {
 	Sockets
 	handle uint64
-	ftp    bool // FTP may run: a local port-0 attempt is its listen socket
+	// failed: the Install that made this state failed; the handle refuses
+	// every transfer.
+	failed error
+	// protocols the handle may use, lower case; nil for no limit.
+	protocols []string
+	ftp       bool // FTP may run: a local port-0 attempt is its listen socket
 	// control runs the Control hooks in order, nil without any.
 	control func(network, address string, c syscall.RawConn) error
 	track   bool // conns is kept
@@ -144,7 +174,51 @@ type connRecord struct {
 	abstract       string // an abstract unix socket ("@name"): libcurl reports its peer as ""
 }
 
-func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, error) {
+// The installation's callbacks, composed with the handle's own (user, nil
+// when unset): see Install for the order.
+
+func (st *socketsState) openFunc(user OpenSocketFunc) OpenSocketFunc {
+	return func(data any, purpose SockType, addr *Sockaddr) (int, error) {
+		return st.open(user, data, purpose, addr)
+	}
+}
+
+func (st *socketsState) sockoptFunc(user SockoptFunc) SockoptFunc {
+	return func(data any, fd int, purpose SockType) (int, error) {
+		return st.sockopt(user, data, fd, purpose)
+	}
+}
+
+func (st *socketsState) closeFunc(user CloseSocketFunc) CloseSocketFunc {
+	return func(data any, fd int) error {
+		return st.close(user, data, fd)
+	}
+}
+
+func (st *socketsState) prereqFunc(user PrereqFunc) PrereqFunc {
+	return func(data any, primary, local string, port, localPort int) error {
+		if err := st.prereq(primary, port); err != nil {
+			return err
+		}
+		if user != nil {
+			return user(data, primary, local, port, localPort)
+		}
+		return nil
+	}
+}
+
+// checksPrereq: the installation needs the prereq callback.
+func (st *socketsState) checksPrereq() bool {
+	return st.Guard != nil || st.failed != nil
+}
+
+func (st *socketsState) open(user OpenSocketFunc, data any, purpose SockType, addr *Sockaddr) (int, error) {
+	if st.failed != nil {
+		if st.Trace != nil {
+			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Err: st.failed})
+		}
+		return SOCKET_BAD, st.failed
+	}
 	listen := st.ftp && addr.Addr.IsValid() && addr.Addr.Port() == 0 && isLocalAddr(addr.Addr.Addr())
 	// The trace's strings are built only when there is a trace: the path of
 	// every connection does not allocate.
@@ -159,7 +233,7 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 			from = orig
 		}
 	}
-	fd, dialed, err := st.openChecked(addr, listen)
+	fd, dialed, err := st.openChecked(user, data, purpose, addr, listen)
 	if err != nil {
 		if st.Trace != nil {
 			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
@@ -185,9 +259,9 @@ func (st *socketsState) open(_ any, purpose SockType, addr *Sockaddr) (int, erro
 	return fd, nil
 }
 
-func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed bool, err error) {
+func (st *socketsState) openChecked(user OpenSocketFunc, data any, purpose SockType, addr *Sockaddr, listen bool) (fd int, dialed bool, err error) {
 	if listen {
-		fd, err := OpenSocket(addr)
+		fd, err := openWithUser(user, data, purpose, addr)
 		return fd, false, err
 	}
 	if st.Guard != nil {
@@ -205,16 +279,53 @@ func (st *socketsState) openChecked(addr *Sockaddr, listen bool) (fd int, dialed
 		fd, err := dialHandover(st.Dialer, network, address)
 		return fd, err == nil, err
 	}
-	if st.control == nil {
-		// No hooks: no address strings to build on every connection.
-		fd, err = OpenSocket(addr)
-	} else {
-		fd, err = openControlled(addr, st.control)
+	checked, checkedPath := addr.Addr, addr.Path
+	if fd, err = openWithUser(user, data, purpose, addr); err != nil {
+		return SOCKET_BAD, false, err
 	}
-	return fd, false, err
+	// The handle's own callback may have moved the destination: the guard
+	// judges where the socket will connect, before libcurl connects it.
+	if st.Guard != nil && (addr.Addr != checked || addr.Path != checkedPath) {
+		if err := st.Guard.CheckSockaddr(addr); err != nil {
+			closeSocketOnly(fd)
+			return SOCKET_BAD, false, err
+		}
+	}
+	if st.control != nil {
+		if err := st.control(addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
+			closeSocketOnly(fd)
+			return SOCKET_BAD, false, err
+		}
+	}
+	return fd, false, nil
 }
 
-func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
+// openWithUser opens the socket addr asks for: with the handle's own
+// open-socket callback if it has one, else as libcurl would.
+func openWithUser(user OpenSocketFunc, data any, purpose SockType, addr *Sockaddr) (int, error) {
+	if user == nil {
+		return OpenSocket(addr)
+	}
+	fd, err := user(data, purpose, addr)
+	switch {
+	case err != nil:
+		return SOCKET_BAD, err
+	case fd == SOCKET_BAD:
+		return SOCKET_BAD, ErrRefused
+	}
+	return fd, nil
+}
+
+// closeSocketOnly closes fd, a callback's result being refused, if it is a
+// socket: (0, nil) from a buggy callback must not close stdin.
+func closeSocketOnly(fd int) {
+	var st unix.Stat_t
+	if socketStat(fd, &st) == nil {
+		unix.Close(fd)
+	}
+}
+
+func (st *socketsState) sockopt(user SockoptFunc, data any, fd int, purpose SockType) (int, error) {
 	dialed := false
 	// ALREADY_CONNECTED on an accepted FTP data socket aborts the transfer.
 	if st.Dialer != nil && purpose == SOCKTYPE_IPCXN {
@@ -222,32 +333,57 @@ func (st *socketsState) sockopt(_ any, fd int, purpose SockType) (int, error) {
 		dialed = st.conns[fd].dialed
 		st.mu.Unlock()
 	}
+	code := SOCKOPT_OK
 	err := ApplyOptions(fd, st.Options...)
+	if err == nil && user != nil {
+		if code, err = user(data, fd, purpose); err == nil && code == SOCKOPT_ERROR {
+			err = ErrSockoptFailed
+		}
+	}
 	st.record(TraceEvent{Kind: TraceSockopt, FD: fd, Purpose: purpose, Err: err})
 	switch {
 	case err != nil:
 		return SOCKOPT_ERROR, err
-	case dialed:
+	case dialed && code == SOCKOPT_OK:
 		return SOCKOPT_ALREADY_CONNECTED, nil
 	}
-	return SOCKOPT_OK, nil
+	return code, nil
 }
 
-func (st *socketsState) close(_ any, fd int) error {
+func (st *socketsState) close(user CloseSocketFunc, data any, fd int) error {
 	if st.track {
 		st.mu.Lock()
 		delete(st.conns, fd)
 		st.mu.Unlock()
 	}
-	err := unix.Close(fd)
+	var err error
+	if user != nil {
+		err = user(data, fd)
+	} else {
+		err = unix.Close(fd)
+	}
 	st.record(TraceEvent{Kind: TraceClose, FD: fd, Err: err})
 	return err
 }
 
 // prereq checks the peer of every connection a request is about to use,
 // reused ones included: a connection may come from a cache it shares with
-// unguarded handles, and then no open-socket callback ever saw it.
-func (st *socketsState) prereq(_ any, primary, _ string, port, _ int) error {
+// unguarded handles, and then no open-socket callback ever saw it. A
+// refusal is traced like one in open.
+func (st *socketsState) prereq(primary string, port int) error {
+	err := st.failed
+	if err == nil && st.Guard != nil {
+		var peer string
+		if peer, err = st.checkPeer(primary, port); err != nil && st.Trace != nil {
+			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: SOCKTYPE_IPCXN, Addr: peer, Err: err})
+		}
+	}
+	return err
+}
+
+// checkPeer has the guard judge the peer libcurl reports, and returns it as
+// the trace shows addresses.
+func (st *socketsState) checkPeer(primary string, port int) (string, error) {
 	ip, err := netip.ParseAddr(primary)
 	if err != nil {
 		// libcurl names a unix socket connection by its path, and an
@@ -257,14 +393,14 @@ func (st *socketsState) prereq(_ any, primary, _ string, port, _ int) error {
 				primary = path
 			}
 		}
-		return st.Guard.CheckUnix("unix", primary)
+		return "unix:" + primary, st.Guard.CheckUnix("unix", primary)
 	}
 	peer := netip.AddrPortFrom(ip, uint16(port))
 	if r := st.recorded(func(r connRecord) bool { return r.reported == peer }); r.real.IsValid() {
 		peer = r.real
 	}
 	// "tcp": the family is the address's own, nothing to check it against.
-	return st.Guard.Check("tcp", peer)
+	return peer.String(), st.Guard.Check("tcp", peer)
 }
 
 // recorded returns the first of this handle's open sockets whose record

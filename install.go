@@ -1,0 +1,282 @@
+package curl
+
+/*
+#include <stdlib.h>
+#include "callbacks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// How a Sockets installation lives on a handle (see Sockets.Install): the
+// handle keeps the installation apart from its own callbacks and composes
+// the two whenever either changes, and it keeps the values the user gave the
+// options an installation governs, so that the installation can be replaced
+// or removed without losing them.
+
+// governed holds the user's values of the options an installation also sets.
+type governed struct {
+	protocols, redirProtocols optValue // names, as CURLOPT_PROTOCOLS_STR takes them
+	proxy                     optValue
+}
+
+// optValue is a string option as the user set it; !set for libcurl's default.
+type optValue struct {
+	set   bool
+	value string
+}
+
+// hasOpenFunc reports whether the handle has an open-socket callback of its own.
+func (h *handleReg) hasOpenFunc() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open != nil
+}
+
+// setInstallation makes st the handle's installation, replacing any other.
+func (e *CURL) setInstallation(st *socketsState) error {
+	h := e.reg
+	h.mu.Lock()
+	h.inst = st
+	h.publishLocked()
+	h.mu.Unlock()
+	return e.applyInstallation()
+}
+
+// failInstallation leaves the handle refusing every transfer after Install
+// failed with err: a security control that cannot be installed as asked
+// must not leave the handle as if it had never been asked.
+func (e *CURL) failInstallation(err error) {
+	h := e.reg
+	st := &socketsState{handle: h.seq, failed: fmt.Errorf("%w: %w", ErrInstallFailed, err), protocols: []string{}}
+	h.mu.Lock()
+	h.inst = st
+	h.publishLocked()
+	h.mu.Unlock()
+	// Perform and AddHandle refuse by themselves; these make libcurl refuse
+	// too, should it be driven behind curlsock's back (go-curl's multi).
+	_ = e.applyInstallation()
+}
+
+// Uninstall removes what Sockets.Install put on the handle, a failed
+// installation's refusal included: the handle's own callbacks and options
+// are as if Install had never run. Connections made under the installation
+// still close through it.
+func (e *CURL) Uninstall() error {
+	h := e.reg
+	if h.isCleaned() {
+		return ErrHandleClosed
+	}
+	h.mu.Lock()
+	h.inst = nil
+	h.publishLocked()
+	h.mu.Unlock()
+	return e.applyInstallation()
+}
+
+// applyInstallation sets every libcurl option that depends on the
+// installation: the trampolines with the composed callbacks (setCloser
+// installs them), the protocols and the proxy.
+func (e *CURL) applyInstallation() error {
+	if err := e.setCloser(func() {}); err != nil {
+		return err
+	}
+	return e.applyGoverned()
+}
+
+// applyGoverned sets the protocols and the proxy from the user's values and
+// the installation's.
+func (e *CURL) applyGoverned() error {
+	h := e.reg
+	h.mu.Lock()
+	g := h.governed
+	var protocols []string
+	guarded := false
+	if h.inst != nil {
+		protocols, guarded = h.inst.protocols, h.inst.Guard != nil
+	}
+	h.mu.Unlock()
+	if err := e.setProtocols(C.CURLOPT_PROTOCOLS_STR, effectiveProtocols(protocols, g.protocols, "all")); err != nil {
+		return err
+	}
+	if err := e.setProtocols(C.CURLOPT_REDIR_PROTOCOLS_STR, effectiveProtocols(protocols, g.redirProtocols, defaultRedirProtocols)); err != nil {
+		return err
+	}
+	proxy, set := g.proxy.value, g.proxy.set
+	if guarded && !set {
+		// "": no proxy, and none from the environment.
+		set = true
+	}
+	return e.setString(C.CURLOPT_PROXY, proxy, set)
+}
+
+// defaultRedirProtocols is libcurl's CURLOPT_REDIR_PROTOCOLS_STR default
+// (CURLPROTO_REDIR, since 7.65.2).
+const defaultRedirProtocols = "http,https,ftp,ftps"
+
+// effectiveProtocols is what the handle may use: the user's list (or def)
+// narrowed to the installation's (nil for no limit).
+func effectiveProtocols(inst []string, user optValue, def string) []string {
+	var want []string
+	if user.set {
+		want = protocolSet(user.value)
+	} else {
+		want = protocolSet(def)
+	}
+	if inst == nil {
+		return want
+	}
+	if slices.Contains(want, "all") {
+		return inst
+	}
+	var both []string
+	for _, p := range want {
+		if slices.Contains(inst, p) {
+			both = append(both, p)
+		}
+	}
+	return both
+}
+
+// protocolSet splits a CURLOPT_PROTOCOLS_STR value into lower-case names.
+func protocolSet(list string) []string {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.ToLower(strings.TrimSpace(p)); p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// setProtocols gives libcurl a protocol list; an empty one allows nothing,
+// which libcurl takes only as a bitmask.
+func (e *CURL) setProtocols(opt C.CURLoption, list []string) error {
+	if len(list) == 0 {
+		long := C.CURLoption(C.CURLOPT_PROTOCOLS)
+		if opt == C.CURLOPT_REDIR_PROTOCOLS_STR {
+			long = C.CURLOPT_REDIR_PROTOCOLS
+		}
+		return curlErr(C.curlsock_setopt_long(e.handle(), long, 0))
+	}
+	s := strings.Join(list, ",")
+	if err := e.setString(opt, s, true); err != nil {
+		return fmt.Errorf("curlsock: %s %q: %w", optionName(int(opt)), s, err)
+	}
+	return nil
+}
+
+// setString sets a string option, or resets it to libcurl's default.
+func (e *CURL) setString(opt C.CURLoption, v string, set bool) error {
+	if !set {
+		return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, nil))
+	}
+	cs := C.CString(v)
+	defer C.free(unsafe.Pointer(cs))
+	return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, unsafe.Pointer(cs)))
+}
+
+// setGoverned takes a user's value for an option the installation also
+// sets, refuses it if it would reopen what the installation closed, and
+// applies what the handle may then use.
+func (e *CURL) setGoverned(opt int, param any) (bool, error) {
+	var v optValue
+	switch opt {
+	case OPT_PROTOCOLS_STR, OPT_REDIR_PROTOCOLS_STR, OPT_PROXY:
+		switch t := param.(type) {
+		case nil:
+		case string:
+			v = optValue{true, t}
+		case CurlString:
+			v = optValue{true, C.GoString((*C.char)(unsafe.Pointer(t)))}
+		default:
+			return true, optionTypeError(opt, "a string", param)
+		}
+	case OPT_PROTOCOLS, OPT_REDIR_PROTOCOLS:
+		mask, ok := asInt64(param)
+		if !ok {
+			return true, optionTypeError(opt, "an integer (PROTO_* bits)", param)
+		}
+		if param != nil {
+			v = optValue{true, protocolNames(mask)}
+		}
+	default:
+		return false, nil
+	}
+	h := e.reg
+	h.mu.Lock()
+	inst := h.inst
+	h.mu.Unlock()
+	if opt != OPT_PROXY && inst != nil && inst.protocols != nil && v.set {
+		for _, p := range protocolSet(v.value) {
+			if !slices.Contains(inst.protocols, p) {
+				return true, fmt.Errorf("%w: %s would allow %q, which the handle's Sockets installation closes (it allows %s)",
+					ErrInstallConflict, optionName(opt), p, strings.Join(inst.protocols, ","))
+			}
+		}
+	}
+	h.mu.Lock()
+	switch opt {
+	case OPT_PROTOCOLS_STR, OPT_PROTOCOLS:
+		h.governed.protocols = v
+	case OPT_REDIR_PROTOCOLS_STR, OPT_REDIR_PROTOCOLS:
+		h.governed.redirProtocols = v
+	case OPT_PROXY:
+		h.governed.proxy = v
+	}
+	h.mu.Unlock()
+	return true, e.applyGoverned()
+}
+
+func asInt64(param any) (int64, bool) {
+	switch t := param.(type) {
+	case nil:
+		return 0, true
+	case int:
+		return int64(t), true
+	case int32:
+		return int64(t), true
+	case int64:
+		return t, true
+	case uint32:
+		return int64(t), true
+	}
+	return 0, false
+}
+
+// protoBits are libcurl 7.88's CURLPROTO_* bits and the names
+// CURLOPT_PROTOCOLS_STR takes for them.
+var protoBits = []struct {
+	bit  int64
+	name string
+}{
+	{C.CURLPROTO_HTTP, "http"}, {C.CURLPROTO_HTTPS, "https"}, {C.CURLPROTO_FTP, "ftp"}, {C.CURLPROTO_FTPS, "ftps"},
+	{C.CURLPROTO_SCP, "scp"}, {C.CURLPROTO_SFTP, "sftp"}, {C.CURLPROTO_TELNET, "telnet"}, {C.CURLPROTO_LDAP, "ldap"},
+	{C.CURLPROTO_LDAPS, "ldaps"}, {C.CURLPROTO_DICT, "dict"}, {C.CURLPROTO_FILE, "file"}, {C.CURLPROTO_TFTP, "tftp"},
+	{C.CURLPROTO_IMAP, "imap"}, {C.CURLPROTO_IMAPS, "imaps"}, {C.CURLPROTO_POP3, "pop3"}, {C.CURLPROTO_POP3S, "pop3s"},
+	{C.CURLPROTO_SMTP, "smtp"}, {C.CURLPROTO_SMTPS, "smtps"}, {C.CURLPROTO_RTSP, "rtsp"}, {C.CURLPROTO_RTMP, "rtmp"},
+	{C.CURLPROTO_RTMPT, "rtmpt"}, {C.CURLPROTO_RTMPE, "rtmpe"}, {C.CURLPROTO_RTMPTE, "rtmpte"}, {C.CURLPROTO_RTMPS, "rtmps"},
+	{C.CURLPROTO_RTMPTS, "rtmpts"}, {C.CURLPROTO_GOPHER, "gopher"}, {C.CURLPROTO_SMB, "smb"}, {C.CURLPROTO_SMBS, "smbs"},
+	{C.CURLPROTO_MQTT, "mqtt"}, {C.CURLPROTO_GOPHERS, "gophers"},
+}
+
+// protocolNames turns a CURLOPT_PROTOCOLS bitmask into the names of
+// CURLOPT_PROTOCOLS_STR: "all" for every bit.
+func protocolNames(mask int64) string {
+	if mask == C.CURLPROTO_ALL || uint32(mask) == math.MaxUint32 {
+		return "all"
+	}
+	var names []string
+	for _, p := range protoBits {
+		if mask&p.bit != 0 {
+			names = append(names, p.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
