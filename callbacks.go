@@ -458,8 +458,6 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 	err, p := callClose(c, fd)
 	if p.panicked {
 		recordPanic(frame, lookupHandle(c.owner), p.value)
-	} else if !c.own {
-		noteUnclosed(fd)
 	}
 	if p.panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is

@@ -153,9 +153,9 @@ func (e *CURL) setCloser(change func()) error {
 	h.closer = nil
 	switch {
 	case h.inst != nil:
-		h.closer = newCloseReg(h.inst.closeFunc(h.closeFn), h.closeData, h.id, h.closeFn == nil)
+		h.closer = newCloseReg(h.inst.closeFunc(h.closeFn), h.closeData, h.id)
 	case h.closeFn != nil:
-		h.closer = newCloseReg(h.closeFn, h.closeData, h.id, false)
+		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
 	}
 	// A transfer under way (in a multi, or a callback changing the option
 	// mid-Perform) may have created a connection that holds the old id but

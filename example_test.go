@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strings"
 
 	curl "github.com/curlsock/curlsock"
 	"golang.org/x/sys/unix"
@@ -99,8 +100,8 @@ func ExampleRegistrations() {
 	easy.Cleanup()
 	fmt.Printf("%+v\n", curl.Registrations())
 	// Output:
-	// {Handles:1 Multis:0 Shares:0 CloseCallbacks:1 Sockets:0 Unclosed:0}
-	// {Handles:0 Multis:0 Shares:0 CloseCallbacks:0 Sockets:0 Unclosed:0}
+	// {Handles:1 Multis:0 Shares:0 CloseCallbacks:1 Sockets:0}
+	// {Handles:0 Multis:0 Shares:0 CloseCallbacks:0 Sockets:0}
 }
 
 // Socket callbacks on handles driven by a multi; each finished transfer's
@@ -141,4 +142,18 @@ func ExampleMultiInit() {
 	// Output:
 	// /ok: <nil>
 	// sed: true
+}
+
+// libcurl's own words for a failure, as curl prints them: the CurlError
+// says what went wrong, ErrorText says where.
+func ExampleCURL_ErrorText() {
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	easy.Setopt(curl.OPT_URL, "http://127.0.0.1:1/") // nothing listens on port 1
+	err := easy.Perform()
+	fmt.Println(err == curl.CurlError(curl.E_COULDNT_CONNECT))
+	fmt.Println(strings.Contains(easy.ErrorText(), "127.0.0.1 port 1 "))
+	// Output:
+	// true
+	// true
 }

@@ -417,32 +417,57 @@ func TestInstallResetDuphandle(t *testing.T) {
 	must(t, d.Perform())
 }
 
-// A close-socket callback that never closes its sockets leaks them:
-// Registrations says how many are still open.
-func TestRegistrationsUnclosed(t *testing.T) {
+// Registrations counts the sockets charged to close-socket callbacks while
+// libcurl holds them, and nothing once a callback was handed them: a
+// callback that keeps its sockets leaks descriptors that only the process's
+// own count shows (Registrations' doc).
+func TestRegistrationsSockets(t *testing.T) {
+	noLeaks(t)
 	srv := newServer(t, "tcp4")
-	before := Registrations().Unclosed
+	before := Registrations()
 	var kept []int
 	e, _ := newEasy(t)
 	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
 		kept = append(kept, fd)
 		return nil
 	}))
-	must(t, e.Setopt(OPT_FORBID_REUSE, 1))
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
-	for range 20 {
-		must(t, e.Perform())
+	must(t, e.Perform())
+	// The connection is cached: its socket is libcurl's, charged to the callback.
+	if got := Registrations(); got.Sockets != before.Sockets+1 || got.CloseCallbacks != before.CloseCallbacks+1 {
+		t.Errorf("with a cached connection: %+v, want one more socket and close callback than %+v", got, before)
 	}
-	if len(kept) != 20 {
-		t.Fatalf("close callback ran %d times, want 20", len(kept))
+	e.Cleanup()
+	if len(kept) != 1 {
+		t.Fatalf("close callback ran %d times, want 1", len(kept))
 	}
-	if got := Registrations().Unclosed - before; got != 20 {
-		t.Errorf("Unclosed = %d, want the 20 sockets the callback kept", got)
+	if got := Registrations(); got != before {
+		t.Errorf("after Cleanup: %+v, want %+v although the callback kept fd %d", got, before, kept[0])
 	}
-	for _, fd := range kept {
-		unix.Close(fd)
+	var st unix.Stat_t
+	if err := socketStat(kept[0], &st); err != nil {
+		t.Errorf("the kept socket is not open: %v", err)
 	}
-	if got := Registrations().Unclosed - before; got != 0 {
-		t.Errorf("Unclosed after closing them = %d, want 0", got)
+	unix.Close(kept[0])
+}
+
+// With a Dialer the installation makes the sockets: an open-socket callback
+// set afterwards is refused, not silently dropped.
+func TestInstallDialerRefusesOpenCallback(t *testing.T) {
+	if alreadyConnectedBroken {
+		t.Skip("libcurl 7.88.0–7.88.1 cannot take dialed sockets (curl #10626): Install fails, TestInstallFailsClosed")
+	}
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, body := newEasy(t)
+	must(t, (&Sockets{Guard: loopbackGuard(), Dialer: &net.Dialer{}}).Install(e))
+	err := e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) { return OpenSocket(a) })
+	if !errors.Is(err, ErrInstallConflict) {
+		t.Fatalf("Setopt(OPT_OPENSOCKETFUNCTION) next to a Dialer = %v, want ErrInstallConflict", err)
+	}
+	must(t, e.Setopt(OPT_URL, srv.url("/dialed")))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /dialed" {
+		t.Errorf("body %q", body.String())
 	}
 }

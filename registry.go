@@ -112,7 +112,6 @@ type closeReg struct {
 	fn    CloseSocketFunc
 	data  any
 	owner uintptr // the handle that set it: where panics go when no frame is active
-	own   bool    // fn is curlsock's (a Sockets installation's), which closes every socket
 
 	// Guarded by registry.mu.
 	handleRef bool // still set on its handle
@@ -156,17 +155,11 @@ var registry = struct {
 	byPtr   map[uintptr]*handleReg
 	fds     map[int]fdEntry
 	sweepAt int
-	// unclosed: sockets a close-socket callback was handed and returned
-	// from without closing, by number, with their identity.
-	unclosed map[int]fdIdentity
 }{
-	byPtr:    map[uintptr]*handleReg{},
-	fds:      map[int]fdEntry{},
-	sweepAt:  64,
-	unclosed: map[int]fdIdentity{},
+	byPtr:   map[uintptr]*handleReg{},
+	fds:     map[int]fdEntry{},
+	sweepAt: 64,
 }
-
-type fdIdentity struct{ dev, ino uint64 }
 
 // handleFor returns the registration of the easy handle at ptr, creating it
 // on first use (created).
@@ -219,10 +212,10 @@ func forgetHandle(h *handleReg) {
 	registry.Unlock()
 }
 
-func newCloseReg(fn CloseSocketFunc, data any, owner uintptr, own bool) *closeReg {
+func newCloseReg(fn CloseSocketFunc, data any, owner uintptr) *closeReg {
 	registry.Lock()
 	defer registry.Unlock()
-	c := &closeReg{id: registry.closers.alloc(), fn: fn, data: data, owner: owner, own: own, handleRef: true}
+	c := &closeReg{id: registry.closers.alloc(), fn: fn, data: data, owner: owner, handleRef: true}
 	registry.closers.set(c.id, c)
 	return c
 }
@@ -258,8 +251,6 @@ func chargeFD(fd int, st *unix.Stat_t, c *closeReg, also []*closeReg) {
 	if old, ok := registry.fds[fd]; ok {
 		releaseLocked(old)
 	}
-	// A number handed out again was closed meanwhile.
-	delete(registry.unclosed, fd)
 	registry.fds[fd] = e
 	c.sockets++
 	for _, r := range also {
@@ -336,68 +327,35 @@ func sweepLocked() {
 	}
 }
 
-// noteUnclosed records fd if it is still open after a close-socket
-// callback returned: libcurl has forgotten it, so unless the program closes
-// it itself it is leaked. Asked after every close by a user's callback: for
-// the callback that closed its socket, one failed fstat.
-func noteUnclosed(fd int) {
-	var st unix.Stat_t
-	if socketStat(fd, &st) != nil {
-		return
-	}
-	registry.Lock()
-	// A number already charged again belongs to a socket another thread
-	// opened right after the callback closed this one.
-	if _, reused := registry.fds[fd]; !reused {
-		registry.unclosed[fd] = fdIdentity{st.Dev, st.Ino}
-	}
-	registry.Unlock()
-}
-
-// sweepUnclosedLocked drops the unclosed sockets that were closed since.
-func sweepUnclosedLocked() {
-	for fd, id := range registry.unclosed {
-		var st unix.Stat_t
-		if socketStat(fd, &st) != nil || (fdIdentity{st.Dev, st.Ino}) != id {
-			delete(registry.unclosed, fd)
-		}
-	}
-}
-
-// RegistrationStats counts what curlsock keeps for libcurl, and the sockets
-// close-socket callbacks left open.
+// RegistrationStats counts what curlsock keeps for libcurl. It is a leak
+// detector for curlsock's own state, not for sockets: see Registrations.
 type RegistrationStats struct {
 	Handles        int // easy handles curlsock knows, not yet cleaned up
 	Multis         int // multi handles not yet cleaned up
 	Shares         int // share handles not yet cleaned up
 	CloseCallbacks int // close-socket registrations libcurl may still call
-	// Sockets are the sockets handed to libcurl while a close-socket
-	// callback was set, which libcurl has not closed yet: it will close
-	// them through a callback.
+	// Sockets are open sockets charged to close-socket callbacks: handed to
+	// libcurl while one was set, and not yet given back to it for closing.
 	Sockets int
-	// Unclosed are sockets a close-socket callback was asked to close and
-	// returned from without closing, still open now. libcurl has forgotten
-	// them: each is a leak, unless the program keeps it on purpose (a
-	// socket it handed to libcurl and closes itself). A socket that another
-	// thread opens under the same number between the callback's close and
-	// curlsock's look at it (outside curlsock's callbacks, such as a Go
-	// net.Dial) may be taken for one until it closes.
-	Unclosed int
 }
 
 // Registrations returns what curlsock keeps for libcurl now, after dropping
-// the sockets libcurl closed without telling (libcurl < 8.2). It answers two
-// questions: once every easy, multi and share handle is cleaned up, the
-// first five counts are zero, and anything else is a registration curlsock
-// leaked; Unclosed counts the sockets that close-socket callbacks leaked.
-// Sockets that libcurl closes itself (without a close-socket callback) are
-// counted nowhere: the kernel's count of open descriptors covers them.
+// the sockets libcurl closed without telling (libcurl < 8.2). Once every
+// easy, multi and share handle is cleaned up every count is zero; anything
+// else is a registration curlsock leaked.
+//
+// It does not count sockets that are open but no longer libcurl's: a socket
+// handed to a close-socket callback leaves the count when the callback is
+// called, whether or not the callback closes it (libcurl has forgotten it
+// either way), and sockets libcurl opens and closes without the callbacks
+// never enter it. A callback that does not close what it is given leaks
+// descriptors that only the process's own count shows (/proc/self/fd):
+// checking after every callback would cost a system call per connection.
 func Registrations() RegistrationStats {
 	registry.Lock()
 	defer registry.Unlock()
 	sweepLocked()
-	sweepUnclosedLocked()
-	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds), Unclosed: len(registry.unclosed)}
+	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds)}
 	registry.handles.each(func(h *handleReg) {
 		switch h.kind {
 		case kindEasy:

@@ -82,3 +82,68 @@ func ExampleHandOver() {
 	fmt.Println(err == nil || errors.Is(err, curl.ErrAlreadyConnectedUnsupported))
 	// Output: true
 }
+
+// The handle's own socket callbacks compose with an installation, set before
+// or after it: the guard judges each destination before the open-socket
+// callback runs, so a denied one never reaches it.
+func ExampleSockets_Install() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	if err := (&curl.Sockets{Guard: curl.NewGuard(curl.WithAnyPort())}).Install(easy); err != nil {
+		fmt.Println(err)
+		return
+	}
+	opened := 0
+	easy.Setopt(curl.OPT_OPENSOCKETFUNCTION, func(_ any, _ curl.SockType, addr *curl.Sockaddr) (int, error) {
+		opened++
+		return curl.OpenSocket(addr)
+	})
+	easy.Setopt(curl.OPT_URL, srv.URL) // loopback: denied by the default guard
+	err := easy.Perform()
+	fmt.Println(errors.Is(err, curl.ErrProhibitedIP), opened)
+	// A protocol list may narrow the installation's, not widen it.
+	fmt.Println(errors.Is(easy.Setopt(curl.OPT_PROTOCOLS_STR, "http,file"), curl.ErrInstallConflict))
+	// Output:
+	// true 0
+	// true
+}
+
+// Uninstall removes an installation; Reset would keep it.
+func ExampleCURL_Uninstall() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	(&curl.Sockets{Guard: curl.NewGuard(curl.WithAnyPort())}).Install(easy)
+	easy.Setopt(curl.OPT_URL, srv.URL)
+	easy.Reset()
+	easy.Setopt(curl.OPT_URL, srv.URL)
+	easy.Setopt(curl.OPT_WRITEFUNCTION, func([]byte, any) bool { return true })
+	fmt.Println(errors.Is(easy.Perform(), curl.ErrProhibitedIP))
+	easy.Uninstall()
+	fmt.Println(easy.Perform())
+	// Output:
+	// true
+	// <nil>
+}
+
+// A failed Install leaves the handle refusing transfers: a guard that could
+// not be installed as asked never fails open.
+func ExampleSockets_Install_failed() {
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	easy.Setopt(curl.OPT_OPENSOCKETFUNCTION, func(_ any, _ curl.SockType, addr *curl.Sockaddr) (int, error) {
+		return curl.OpenSocket(addr)
+	})
+	// A Dialer makes the sockets itself: it cannot sit next to an open-socket callback.
+	err := (&curl.Sockets{Guard: curl.NewGuard(), Dialer: &net.Dialer{}}).Install(easy)
+	fmt.Println(errors.Is(err, curl.ErrInstallConflict))
+	easy.Setopt(curl.OPT_URL, "http://127.0.0.1:1/")
+	err = easy.Perform()
+	fmt.Println(errors.Is(err, curl.ErrInstallFailed), errors.Is(err, curl.ErrInstallConflict))
+	// Output:
+	// true
+	// true true
+}
