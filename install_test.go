@@ -289,7 +289,7 @@ func TestInstallProtocols(t *testing.T) {
 		{OPT_PROTOCOLS_STR, "all"},
 		{OPT_PROTOCOLS_STR, "http,FILE"},
 		{OPT_REDIR_PROTOCOLS_STR, "https,ftp"},
-		{OPT_PROTOCOLS, 1 << 10}, // CURLPROTO_FILE
+		{OPT_PROTOCOLS, 1 << 10},  // CURLPROTO_FILE
 		{OPT_REDIR_PROTOCOLS, -1}, // CURLPROTO_ALL
 	} {
 		if err := e.Setopt(c.opt, c.val); !errors.Is(err, ErrInstallConflict) || !strings.Contains(err.Error(), optionName(c.opt)) {
