@@ -12,14 +12,19 @@ TESTFLAGS ?= -race -count=1
 
 all: test
 
-# libcurl's headers and pkg-config, from Debian, only when missing.
+# libcurl's headers and pkg-config, from Debian, only when missing; and the
+# curl tool, which the CLI's tests compare curlsock with.
 deps:
-	@if ! { command -v pkg-config >/dev/null && pkg-config --exists libcurl \
-		&& echo '#include <curl/curl.h>' | $${CC:-gcc} $$(pkg-config --cflags libcurl) -E -x c - >/dev/null 2>&1; }; then \
-		echo "installing libcurl4-openssl-dev and pkg-config" >&2; \
+	@missing=; \
+	{ command -v pkg-config >/dev/null && pkg-config --exists libcurl \
+		&& echo '#include <curl/curl.h>' | $${CC:-gcc} $$(pkg-config --cflags libcurl) -E -x c - >/dev/null 2>&1; } \
+		|| missing="libcurl4-openssl-dev pkg-config"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing" >&2; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libcurl4-openssl-dev pkg-config >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 vet: deps
