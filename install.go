@@ -222,6 +222,7 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 		}
 	}
 	h.mu.Lock()
+	old := h.governed
 	switch opt {
 	case OPT_PROTOCOLS_STR, OPT_PROTOCOLS:
 		h.governed.protocols = v
@@ -231,7 +232,16 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 		h.governed.proxy = v
 	}
 	h.mu.Unlock()
-	return true, e.applyGoverned()
+	err := e.applyGoverned()
+	if err != nil {
+		// libcurl refused the value (a protocol it does not know): the
+		// handle keeps what it had.
+		h.mu.Lock()
+		h.governed = old
+		h.mu.Unlock()
+		_ = e.applyGoverned()
+	}
+	return true, err
 }
 
 func asInt64(param any) (int64, bool) {

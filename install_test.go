@@ -289,8 +289,8 @@ func TestInstallProtocols(t *testing.T) {
 		{OPT_PROTOCOLS_STR, "all"},
 		{OPT_PROTOCOLS_STR, "http,FILE"},
 		{OPT_REDIR_PROTOCOLS_STR, "https,ftp"},
-		{OPT_PROTOCOLS, 1 << 10},  // CURLPROTO_FILE
-		{OPT_REDIR_PROTOCOLS, -1}, // CURLPROTO_ALL
+		{OPT_PROTOCOLS, PROTO_FILE},
+		{OPT_REDIR_PROTOCOLS, PROTO_ALL},
 	} {
 		if err := e.Setopt(c.opt, c.val); !errors.Is(err, ErrInstallConflict) || !strings.Contains(err.Error(), optionName(c.opt)) {
 			t.Errorf("Setopt(%s, %v) = %v, want ErrInstallConflict naming it", optionName(c.opt), c.val, err)
@@ -469,5 +469,23 @@ func TestInstallDialerRefusesOpenCallback(t *testing.T) {
 	must(t, e.Perform())
 	if body.String() != "hello tcp4 /dialed" {
 		t.Errorf("body %q", body.String())
+	}
+}
+
+// A value libcurl refuses leaves the handle as it was.
+func TestInstallGovernedRefusedValue(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_PROTOCOLS_STR, "https"))
+	if err := e.Setopt(OPT_PROTOCOLS_STR, "http,nosuch"); err == nil {
+		t.Fatal("libcurl took an unknown protocol")
+	}
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	if err := e.Perform(); err != CurlError(E_UNSUPPORTED_PROTOCOL) {
+		t.Errorf("http after a refused list = %v, want the earlier https-only list in force", err)
+	}
+	if err := e.Setopt(OPT_PROTOCOLS_STR, PROTO_HTTP); !errors.Is(err, ErrOptionType) {
+		t.Errorf("a bitmask for CURLOPT_PROTOCOLS_STR = %v, want ErrOptionType", err)
 	}
 }
