@@ -2,205 +2,85 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	curl "github.com/curlsock/curlsock"
 )
 
 // Exit codes beyond libcurl's own, as curl uses them.
 const (
-	exitUsage = 2  // curl: "failed to initialize" / bad option
-	exitWrite = 23 // CURLE_WRITE_ERROR: the output file
+	exitUsage = 2  // curl: "option ... is unknown", "no URL specified!"
+	exitWrite = 23 // CURLE_WRITE_ERROR: the output cannot be written
 )
 
-// listFlag is a repeatable flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// options is the parsed command line.
-type options struct {
-	url        string
-	output     string
-	silent     bool
-	follow     bool
-	verbose    bool
-	resolve    listFlag
-	unixSocket string
-	guard      bool
-	allow      []netip.Prefix
-	deny       []netip.Prefix
-	ports      []uint16
-	allowUnix  bool
-	maps       listFlag
-	rewrite    *curl.RewriteTable // maps, parsed
-	trace      bool
-	keepalive  time.Duration
-	userTO     time.Duration
-	mark       int
-	device     string
-	sndbuf     int
-	rcvbuf     int
-	maxTime    time.Duration
-}
-
-// usageError is a command line curlsock cannot run.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-// parseArgs parses curl-style arguments: flags may come before or after the
-// URL, and every address flag is validated before anything connects.
-func parseArgs(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("curlsock", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var allow, deny, ports listFlag
-	fs.StringVar(&o.output, "o", "", "write the body to `FILE` instead of stdout")
-	fs.BoolVar(&o.silent, "s", false, "silent: no error messages")
-	fs.BoolVar(&o.follow, "L", false, "follow redirects")
-	fs.BoolVar(&o.verbose, "v", false, "libcurl's verbose output on stderr")
-	fs.Var(&o.resolve, "resolve", "`HOST:PORT:ADDR[,ADDR...]` pins a name to addresses, as curl's (repeatable)")
-	fs.StringVar(&o.unixSocket, "unix-socket", "", "connect through the unix socket at `PATH`")
-	fs.BoolVar(&o.guard, "guard", false, "refuse destinations on the default deny-list (private, loopback, link-local, ...), ports other than 80 and 443, unix sockets")
-	fs.Var(&allow, "allow", "allow `CIDR` despite the deny-list (repeatable; implies --guard)")
-	fs.Var(&deny, "deny", "deny `CIDR`, whatever else allows it (repeatable; implies --guard)")
-	fs.Var(&ports, "port", "allow port `N` instead of 80 and 443 (repeatable; implies --guard)")
-	fs.BoolVar(&o.allowUnix, "allow-unix", false, "let the guard allow unix sockets")
-	fs.Var(&o.maps, "map", "rewrite destination `FROM=TO` after DNS: ip:port or a unix socket path on each side (repeatable)")
-	fs.BoolVar(&o.trace, "trace-sockets", false, "print every socket open, refusal, sockopt and close on stderr")
-	fs.DurationVar(&o.keepalive, "keepalive", 0, "TCP keepalive with this idle `time` (e.g. 30s)")
-	fs.DurationVar(&o.userTO, "tcp-user-timeout", 0, "TCP_USER_TIMEOUT `time`")
-	fs.IntVar(&o.mark, "mark", 0, "SO_MARK `value` on every socket")
-	fs.StringVar(&o.device, "bind-device", "", "SO_BINDTODEVICE `interface`")
-	fs.IntVar(&o.sndbuf, "sndbuf", 0, "SO_SNDBUF `bytes`")
-	fs.IntVar(&o.rcvbuf, "rcvbuf", 0, "SO_RCVBUF `bytes`")
-	fs.DurationVar(&o.maxTime, "max-time", 0, "give up after this `time` (curl's -m)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: curlsock [flags] URL\n       curlsock            (no URL: run the demo)\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "" {
-			return nil, usageError{"empty URL"}
-		}
-		if o.url != "" {
-			return nil, usageError{fmt.Sprintf("more than one URL: %q and %q", o.url, args[0])}
-		}
-		o.url, args = args[0], args[1:]
-	}
-	if o.url == "" && fs.NFlag() > 0 {
-		return nil, usageError{"flags but no URL (the demo, run without a URL, takes no flags)"}
-	}
-	for _, s := range allow {
-		p, err := parsePrefix(s)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--allow %s: %v", s, err)}
-		}
-		o.allow = append(o.allow, p)
-	}
-	for _, s := range deny {
-		p, err := parsePrefix(s)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--deny %s: %v", s, err)}
-		}
-		o.deny = append(o.deny, p)
-	}
-	for _, s := range ports {
-		n, err := strconv.ParseUint(s, 10, 16)
-		if err != nil || n == 0 {
-			return nil, usageError{fmt.Sprintf("--port %s: not a port number", s)}
-		}
-		o.ports = append(o.ports, uint16(n))
-	}
-	if len(o.allow)+len(o.deny)+len(o.ports) > 0 || o.allowUnix {
-		o.guard = true
-	}
-	for _, r := range o.resolve {
-		if strings.Count(r, ":") < 2 {
-			return nil, usageError{fmt.Sprintf("--resolve %s: want HOST:PORT:ADDR[,ADDR...]", r)}
-		}
-	}
-	if len(o.maps) > 0 {
-		var err error
-		if o.rewrite, err = curl.ParseRewrite(o.maps...); err != nil {
-			return nil, usageError{fmt.Sprintf("--map: %v", err)}
-		}
-	}
-	for _, n := range []struct {
-		name string
-		v    int
-	}{{"--mark", o.mark}, {"--sndbuf", o.sndbuf}, {"--rcvbuf", o.rcvbuf}} {
-		if n.v < 0 {
-			return nil, usageError{fmt.Sprintf("%s %d: must not be negative", n.name, n.v)}
-		}
-	}
-	if o.keepalive < 0 || o.userTO < 0 || o.maxTime < 0 {
-		return nil, usageError{"durations must not be negative"}
-	}
-	return o, nil
-}
-
-// parsePrefix accepts a CIDR or a single address (a /32 or /128).
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+// writeFailure is curl's message for exit 23 (libcurl 7.88.1's, for a short
+// write): curlsock's write callback cannot return a short count, so it
+// aborts the transfer and says the same.
+const writeFailure = "Failure writing output to destination"
 
 // run is the whole command: it returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if errors.Is(err, errHelp) {
+		usage(stdout)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "curlsock: %v\n", err)
+		fmt.Fprintf(stderr, "curlsock: %v\ncurlsock: try 'curlsock --help' for more information\n", err)
 		return exitUsage
 	}
-	if o.url == "" {
+	if !o.hasURL {
 		return demo(stdout, stderr)
 	}
-	return fetch(o, stdout, stderr, nil)
+	return fetch(o, stdin, stdout, stderr, nil)
 }
 
 // fetch performs one transfer. extraControl hooks (the demo's safety net)
 // run on every socket after the guard.
-func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, string, syscall.RawConn) error) int {
+func fetch(o *options, stdin io.Reader, stdout, stderr io.Writer, extraControl []func(string, string, syscall.RawConn) error) int {
+	warn := func(format string, a ...any) {
+		if !o.silent {
+			fmt.Fprintf(stderr, "Warning: "+format+"\n", a...)
+		}
+	}
 	out := stdout
 	var file *lazyFile
-	if o.output != "" {
+	if o.hasOutput && o.output != "-" {
 		// As curl: the file is created by the first write, so that a
 		// transfer that fails before any data leaves an existing file alone.
 		file = &lazyFile{path: o.output}
 		out = file
 	}
+	var post string
+	if o.hasData {
+		parts := make([]string, len(o.data))
+		for i, d := range o.data {
+			if name, ok := strings.CutPrefix(d, "@"); ok {
+				b, err := readArgFile(name, stdin)
+				if err != nil {
+					warn(`Couldn't read data from file "%s", this makes an empty POST.`, name)
+				}
+				d = stripLines(b)
+			}
+			parts[i] = d
+		}
+		post = strings.Join(parts, "&")
+	}
+	format := o.writeOut
+	if name, ok := strings.CutPrefix(format, "@"); ok && o.hasWrite {
+		b, err := readArgFile(name, stdin)
+		if err != nil {
+			warn("Failed to read %s", name)
+		}
+		format = stripLines(b)
+	}
+
 	e := curl.EasyInit()
 	if e == nil {
 		fmt.Fprintln(stderr, "curlsock: (2) libcurl could not create a handle")
@@ -209,7 +89,13 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 	defer e.Cleanup()
 
 	s := &curl.Sockets{Rewrite: o.rewrite}
+	var protocols []string
 	if o.guard {
+		protocols = []string{"http", "https"}
+		if o.guardFTP {
+			protocols = append(protocols, "ftp")
+		}
+		s.Protocols = protocols
 		var gopts []curl.GuardOption
 		if len(o.allow) > 0 {
 			gopts = append(gopts, curl.WithAllowedPrefixes(o.allow...))
@@ -217,7 +103,9 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 		if len(o.deny) > 0 {
 			gopts = append(gopts, curl.WithDeniedPrefixes(o.deny...))
 		}
-		if len(o.ports) > 0 {
+		if o.anyPort {
+			gopts = append(gopts, curl.WithAnyPort())
+		} else if len(o.ports) > 0 {
 			gopts = append(gopts, curl.WithPorts(o.ports...))
 		}
 		if o.allowUnix {
@@ -269,26 +157,65 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 		}},
 		{curl.OPT_NOPROGRESS, 0},
 		{curl.OPT_PROGRESSFUNCTION, func(_, _, _, _ float64, _ any) bool { return werr == nil }},
+		{curl.OPT_MAXREDIRS, o.maxRedirs},
 	}
+	add := func(opt int, v any) { opts = append(opts, setopt{opt, v}) }
 	if o.follow {
-		opts = append(opts, setopt{curl.OPT_FOLLOWLOCATION, 1})
+		add(curl.OPT_FOLLOWLOCATION, 1)
 	}
 	if o.verbose {
-		opts = append(opts, setopt{curl.OPT_VERBOSE, 1})
+		add(curl.OPT_VERBOSE, 1)
 	}
 	if len(o.resolve) > 0 {
-		opts = append(opts, setopt{curl.OPT_RESOLVE, []string(o.resolve)})
+		add(curl.OPT_RESOLVE, o.resolve)
 	}
 	if o.unixSocket != "" {
-		opts = append(opts, setopt{curl.OPT_UNIX_SOCKET_PATH, o.unixSocket})
+		add(curl.OPT_UNIX_SOCKET_PATH, o.unixSocket)
 	}
-	if o.maxTime > 0 {
-		// Rounded up: 0 would mean no timeout at all.
-		ms := o.maxTime / time.Millisecond
-		if o.maxTime%time.Millisecond != 0 {
-			ms++
-		}
-		opts = append(opts, setopt{curl.OPT_TIMEOUT_MS, int(ms)})
+	// Truncated to milliseconds as curl does: below one, no limit at all.
+	if ms := int(o.maxTime * 1000); ms > 0 {
+		add(curl.OPT_TIMEOUT_MS, ms)
+	}
+	if ms := int(o.connectTimeout * 1000); ms > 0 {
+		add(curl.OPT_CONNECTTIMEOUT_MS, ms)
+	}
+	if o.fail {
+		add(curl.OPT_FAILONERROR, 1)
+	}
+	if o.head {
+		add(curl.OPT_NOBODY, 1)
+	}
+	if o.head || o.include {
+		add(curl.OPT_HEADER, 1)
+	}
+	if o.cacert != "" {
+		add(curl.OPT_CAINFO, o.cacert)
+	}
+	if o.capath != "" {
+		add(curl.OPT_CAPATH, o.capath)
+	}
+	if o.insecure {
+		add(curl.OPT_SSL_VERIFYPEER, 0)
+		add(curl.OPT_SSL_VERIFYHOST, 0)
+	}
+	if o.httpVer != 0 {
+		add(curl.OPT_HTTP_VERSION, o.httpVer)
+	}
+	if len(o.headers) > 0 {
+		add(curl.OPT_HTTPHEADER, o.headers)
+	}
+	if o.hasData {
+		add(curl.OPT_POSTFIELDSIZE, len(post))
+		add(curl.OPT_COPYPOSTFIELDS, post)
+	}
+	if o.method != "" {
+		add(curl.OPT_CUSTOMREQUEST, o.method)
+	}
+	if o.userAgent != nil {
+		add(curl.OPT_USERAGENT, *o.userAgent)
+	}
+	if o.user != nil {
+		add(curl.OPT_USERPWD, *o.user)
 	}
 	for _, kv := range opts {
 		if err := e.Setopt(kv.opt, kv.v); err != nil {
@@ -309,21 +236,87 @@ func fetch(o *options, stdout, stderr io.Writer, extraControl []func(string, str
 			werr = cerr
 		}
 	}
-	if werr != nil {
-		if !o.silent {
-			fmt.Fprintf(stderr, "curlsock: (%d) writing output: %v\n", exitWrite, werr)
+	code, msg := 0, ""
+	switch {
+	case werr != nil:
+		code, msg = exitWrite, fmt.Sprintf("%s (%v)", writeFailure, werr)
+	case err != nil:
+		code, msg = exitCode(err), errorText(e, err)
+		if code == int(curl.E_UNSUPPORTED_PROTOCOL) && o.guard {
+			msg += guardHint(msg, protocols)
 		}
-		return exitWrite
 	}
-	if err == nil {
-		return 0
+	if code != 0 && (!o.silent || o.showError) {
+		// As curl prints it: "curl: (7) Failed to connect to ...".
+		fmt.Fprintf(stderr, "curlsock: (%d) %s\n", code, msg)
 	}
-	code := exitCode(err)
-	if !o.silent {
-		// As curl prints it: "curl: (7) Failed to connect ...".
-		fmt.Fprintf(stderr, "curlsock: (%d) %s\n", code, strings.TrimPrefix(err.Error(), "curl: "))
+	if o.hasWrite {
+		writeOut(format, &transfer{e: e, o: o, code: code, msg: msg}, stdout, stderr)
 	}
 	return code
+}
+
+// errorText is the detail of a failed transfer: libcurl's own text, with
+// the socket callbacks' errors (the guard's reasons) after it.
+func errorText(e *curl.CURL, err error) string {
+	var ce *curl.Error
+	if errors.As(err, &ce) && len(ce.Callbacks) > 0 {
+		return strings.TrimPrefix(ce.Error(), "curl: ")
+	}
+	if t := e.ErrorText(); t != "" {
+		return t
+	}
+	return strings.TrimPrefix(err.Error(), "curl: ")
+}
+
+// guardHint says that a scheme libcurl supports was closed by the guard,
+// which libcurl's "Protocol "ftp" not supported or disabled" leaves open.
+func guardHint(detail string, allowed []string) string {
+	_, rest, ok := strings.Cut(detail, `Protocol "`)
+	if !ok {
+		return ""
+	}
+	proto, _, _ := strings.Cut(rest, `"`)
+	proto = strings.ToLower(proto)
+	if slices.Contains(allowed, proto) || !slices.Contains(curl.VersionInfo(curl.VERSION_NOW).Protocols, proto) {
+		return ""
+	}
+	hint := fmt.Sprintf(" (closed by --guard, which allows %s", strings.Join(allowed, ", "))
+	if proto == "ftp" {
+		hint += "; --guard-ftp opens ftp"
+	}
+	return hint + ")"
+}
+
+// readArgFile reads the FILE of -d @FILE or -w @FILE; "-" is stdin.
+func readArgFile(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		if stdin == nil {
+			return nil, nil
+		}
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// stripLines is what curl makes of -d @FILE and -w @FILE (file2string):
+// the file read as fgets lines of at most 255 bytes, each cut at its first
+// CR, LF or NUL.
+func stripLines(b []byte) string {
+	var out strings.Builder
+	for len(b) > 0 {
+		n := min(len(b), 255)
+		if i := slices.Index(b[:n], '\n'); i >= 0 {
+			n = i + 1
+		}
+		line := b[:n]
+		b = b[n:]
+		if i := slices.IndexFunc(line, func(c byte) bool { return c == '\r' || c == '\n' || c == 0 }); i >= 0 {
+			line = line[:i]
+		}
+		out.Write(line)
+	}
+	return out.String()
 }
 
 // exitCode is libcurl's result code, as curl's exit status.

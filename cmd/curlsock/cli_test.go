@@ -121,12 +121,16 @@ func TestFetch(t *testing.T) {
 		{name: "trace", args: []string{"--trace-sockets", srv.URL + "/t"}, stdout: "hi /t",
 			stderrHas: []string{"open", "127.0.0.1:" + port, "close"}},
 		// Exit 23 at once, not a transfer paused for ever.
-		{name: "write-error", args: []string{"-o", "/dev/full", srv.URL + "/w"}, code: 23, stderrHas: []string{"writing output", "no space left"}},
+		{name: "write-error", args: []string{"-o", "/dev/full", srv.URL + "/w"}, code: 23, stderrHas: []string{"(23) Failure writing output to destination", "no space left"}},
+		{name: "write-error-open", args: []string{"-o", "/nonexistent/dir/f", srv.URL + "/w"}, code: 23, stderrHas: []string{"(23) Failure writing output to destination", "no such file"}},
 		{name: "write-error-silent", args: []string{"-s", "-o", "/dev/full", srv.URL + "/w"}, code: 23},
 		{name: "empty-body-makes-file", args: []string{"-o", out + "-empty", srv.URL + "/empty"}},
-		// Below a millisecond is still a timeout, not none.
-		{name: "max-time-sub-ms", args: []string{"--max-time", "500us", srv.URL + "/stall"}, code: 28},
-		{name: "socket-options", args: []string{"--keepalive", "10s", "--tcp-user-timeout", "2s", "--sndbuf", "65536", "--rcvbuf", "65536", srv.URL + "/o"}, stdout: "hi /o"},
+		{name: "max-time-fraction", args: []string{"-m", "0.2", srv.URL + "/stall"}, code: 28},
+		{name: "max-time-equals-unknown", args: []string{"--max-time=0.2", srv.URL + "/stall"}, code: 2, stderrHas: []string{"--max-time=0.2: is unknown"}},
+		// As curl: truncated to milliseconds, below one is no limit.
+		{name: "max-time-below-ms", args: []string{"-m", "0.0004", srv.URL + "/fast"}, stdout: "hi /fast"},
+		{name: "guard-any-port", args: []string{"--allow", "127.0.0.1", "--any-port", srv.URL + "/any"}, stdout: "hi /any"},
+		{name: "keepalive-seconds", args: []string{"--keepalive", "10", "--tcp-user-timeout", "2.5", srv.URL + "/k"}, stdout: "hi /k"}, {name: "socket-options", args: []string{"--keepalive", "10s", "--tcp-user-timeout", "2s", "--sndbuf", "65536", "--rcvbuf", "65536", srv.URL + "/o"}, stdout: "hi /o"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := curlsock(t, tc.args...)
@@ -218,15 +222,94 @@ func TestUsageErrors(t *testing.T) {
 		{"--map", "nonsense", "http://x/"},
 		{"--resolve", "nohost", "http://x/"},
 		{"--sndbuf", "-1", "http://x/"},
+		{"--keepalive", "-1s", "http://x/"},
 		{"--no-such-flag", "http://x/"},
+		{"-resolve", "a:1:127.0.0.1", "http://x/"}, // single-dash long flags are curl's short ones
+		{"--max-time", "500us", "http://x/"},       // seconds, as curl
+		{"-m", "-1", "http://x/"},
+		{"--connect-timeout", "1s", "http://x/"},
+		{"--max-redirs", "-2", "http://x/"},
+		{"--silent=yes", "http://x/"},
+		{"--no-output", "f", "http://x/"},
 		{"http://a/", "http://b/"},
-		{""},
-		{"-o", "out", ""},
+		{"-", "http://x/"},
+		{"-o"},
 		{"--guard"},
+		{"-s"},
 	} {
 		r := curlsock(t, args...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, "curlsock:") && !strings.Contains(r.stderr, "usage") {
+		if r.code != exitUsage || !strings.Contains(r.stderr, "curlsock: ") || !strings.Contains(r.stderr, "curlsock --help") {
 			t.Errorf("%q: exit %d, stderr %q; want %d with a message", args, r.code, r.stderr, exitUsage)
+		}
+	}
+}
+
+// -h prints the usage on stdout and exits 0, as curl's --help.
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		r := curlsock(t, arg)
+		if r.code != 0 || !strings.Contains(r.stdout, "usage: curlsock") || !strings.Contains(r.stdout, "--guard-ftp") {
+			t.Errorf("%s: exit %d, stdout %q", arg, r.code, r.stdout)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want func(o *options) bool
+	}{
+		{[]string{"-sSLofile", "u"}, func(o *options) bool {
+			return o.silent && o.showError && o.follow && o.output == "file" && o.url == "u"
+		}},
+		{[]string{"-sSLo", "-s", "u"}, func(o *options) bool { return o.output == "-s" && o.url == "u" }},
+		{[]string{"u", "-m1.5", "--connect-timeout", ".25"}, func(o *options) bool { return o.maxTime == 1.5 && o.connectTimeout == 0.25 }},
+		{[]string{"-m", " 1e1", "u"}, func(o *options) bool { return o.maxTime == 10 }},
+		{[]string{"--", "-s"}, func(o *options) bool { return o.url == "-s" && !o.silent }},
+		{[]string{"-s", "--no-silent", "u"}, func(o *options) bool { return !o.silent }},
+		{[]string{"u"}, func(o *options) bool { return o.maxRedirs == 50 }},
+		{[]string{"--max-redirs", "-1", "u"}, func(o *options) bool { return o.maxRedirs == -1 }},
+		{[]string{"-d", "a", "-d@f", "u"}, func(o *options) bool { return o.hasData && len(o.data) == 2 && o.data[1] == "@f" }},
+		{[]string{"--url", "u", "-XPUT", "-Hx: y", "-Aag", "-uus:pw", "-w%{http_code}"}, func(o *options) bool {
+			return o.url == "u" && o.method == "PUT" && o.headers[0] == "x: y" && *o.userAgent == "ag" && *o.user == "us:pw" && o.writeOut == "%{http_code}"
+		}},
+		{[]string{"--guard-ftp", "u"}, func(o *options) bool { return o.guard && o.guardFTP }},
+		{[]string{"-kIi", "--http2", "--cacert", "c", "--capath", "d", "u"}, func(o *options) bool {
+			return o.insecure && o.head && o.include && o.httpVer == 3 && o.cacert == "c" && o.capath == "d"
+		}},
+		{[]string{"--keepalive", "30", "--tcp-user-timeout", "1500ms", "u"}, func(o *options) bool {
+			return o.keepalive == 30*time.Second && o.userTO == 1500*time.Millisecond
+		}},
+	} {
+		o, err := parseArgs(tc.args)
+		if err != nil || !tc.want(o) {
+			t.Errorf("parseArgs(%q) = %+v, %v", tc.args, o, err)
+		}
+	}
+}
+
+func TestStripLines(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for in, want := range map[string]string{
+		"a\r\nb\n":                   "ab",
+		"a\rdrop\nb":                 "ab",
+		"a\x00drop\nb":               "ab",
+		"\n\n":                       "",
+		long + "\rdrop\n":            long,                    // the CR is in the second 255-byte chunk
+		long[:260] + "\r" + long[:5]: long[:260],              // fgets reads 255 bytes at a time
+		long[:200] + "\r" + long:     long[:200] + long[:246], // the 246 bytes after the first chunk
+	} {
+		if got := stripLines([]byte(in)); got != want {
+			t.Errorf("stripLines(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An empty URL goes to libcurl, which rejects it as curl does.
+func TestEmptyURL(t *testing.T) {
+	for _, args := range [][]string{{""}, {"-o", "out", ""}} {
+		if r := curlsock(t, args...); r.code != 3 || !strings.Contains(r.stderr, "curlsock: (3) ") {
+			t.Errorf("%q: exit %d, stderr %q; want 3", args, r.code, r.stderr)
 		}
 	}
 }

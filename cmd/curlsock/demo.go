@@ -71,12 +71,12 @@ func demo(stdout, stderr io.Writer) int {
 	failed := 0
 	for _, sc := range scenarios {
 		fmt.Fprintf(stdout, "\n== %s\n$ curlsock %s\n", sc.title, strings.Join(sc.args, " "))
-		o, err := parseArgs(sc.args, stderr)
+		o, err := parseArgs(sc.args)
 		if err != nil {
 			fmt.Fprintf(stderr, "curlsock: demo: %v\n", err)
 			return exitUsage
 		}
-		code := fetch(o, stdout, stdout, []func(string, string, syscall.RawConn) error{loopbackOnly})
+		code := fetch(o, nil, stdout, stdout, []func(string, string, syscall.RawConn) error{loopbackOnly})
 		fmt.Fprintf(stdout, "exit status %d\n", code)
 		if code != sc.want {
 			fmt.Fprintf(stdout, "(expected exit status %d)\n", sc.want)

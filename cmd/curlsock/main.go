@@ -5,15 +5,21 @@
 //
 //	curlsock [flags] URL
 //
-// Without a URL it runs a self-contained demo against servers it starts on
-// loopback. Exit codes are curl's: libcurl's result code, 7 when the guard
-// refused every address, 2 for bad usage.
+// Its curl flags parse and behave as curl's. Without arguments it runs a
+// self-contained demo against servers it starts on loopback. Exit codes are
+// curl's: libcurl's result code, 7 when the guard refused every address, 23
+// when the output cannot be written, 2 for bad usage.
 package main
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// Else Go kills the process with SIGPIPE on a write to a closed stdout
+	// pipe; ignored, the write fails and curlsock exits 23 as curl does.
+	signal.Ignore(syscall.SIGPIPE)
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
