@@ -26,10 +26,13 @@ type governed struct {
 	proxy                     optValue
 }
 
-// optValue is a string option as the user set it; !set for libcurl's default.
+// optValue is an option as the user set it; !set for libcurl's default. A
+// protocol bitmask is kept as given (isMask, mask) and also by its names.
 type optValue struct {
-	set   bool
-	value string
+	set    bool
+	value  string
+	isMask bool
+	mask   int64
 }
 
 // hasOpenFunc reports whether the handle has an open-socket callback of its own.
@@ -87,12 +90,23 @@ func (e *CURL) applyInstallation() error {
 	if err := e.setCloser(func() {}); err != nil {
 		return err
 	}
-	return e.applyGoverned()
+	return e.applyGoverned(govAll)
 }
 
-// applyGoverned sets the protocols and the proxy from the user's values and
-// the installation's.
-func (e *CURL) applyGoverned() error {
+// What applyGoverned sets.
+type governedOpts uint8
+
+const (
+	govProtocols governedOpts = 1 << iota
+	govRedirProtocols
+	govProxy
+	govAll = govProtocols | govRedirProtocols | govProxy
+)
+
+// applyGoverned sets the options in which from the user's values and the
+// installation's. Only those: a handle without an installation keeps what
+// the user set, in the form the user set it.
+func (e *CURL) applyGoverned(which governedOpts) error {
 	h := e.reg
 	h.mu.Lock()
 	g := h.governed
@@ -102,11 +116,18 @@ func (e *CURL) applyGoverned() error {
 		protocols, guarded = h.inst.protocols, h.inst.Guard != nil
 	}
 	h.mu.Unlock()
-	if err := e.setProtocols(C.CURLOPT_PROTOCOLS_STR, effectiveProtocols(protocols, g.protocols, "all")); err != nil {
-		return err
+	if which&govProtocols != 0 {
+		if err := e.setProtocols(C.CURLOPT_PROTOCOLS_STR, protocols, g.protocols); err != nil {
+			return err
+		}
 	}
-	if err := e.setProtocols(C.CURLOPT_REDIR_PROTOCOLS_STR, effectiveProtocols(protocols, g.redirProtocols, defaultRedirProtocols)); err != nil {
-		return err
+	if which&govRedirProtocols != 0 {
+		if err := e.setProtocols(C.CURLOPT_REDIR_PROTOCOLS_STR, protocols, g.redirProtocols); err != nil {
+			return err
+		}
+	}
+	if which&govProxy == 0 {
+		return nil
 	}
 	proxy, set := g.proxy.value, g.proxy.set
 	if guarded && !set {
@@ -116,22 +137,52 @@ func (e *CURL) applyGoverned() error {
 	return e.setString(C.CURLOPT_PROXY, proxy, set)
 }
 
-// defaultRedirProtocols is libcurl's CURLOPT_REDIR_PROTOCOLS_STR default
-// (CURLPROTO_REDIR, since 7.65.2).
-const defaultRedirProtocols = "http,https,ftp,ftps"
+// defaultRedirProtocols is libcurl's CURLOPT_REDIR_PROTOCOLS default
+// (CURLPROTO_REDIR, since 7.65.2), and its names.
+const (
+	defaultRedirProtocols      = C.CURLPROTO_HTTP | C.CURLPROTO_HTTPS | C.CURLPROTO_FTP | C.CURLPROTO_FTPS
+	defaultRedirProtocolsNames = "http,https,ftp,ftps"
+)
 
-// effectiveProtocols is what the handle may use: the user's list (or def)
-// narrowed to the installation's (nil for no limit).
-func effectiveProtocols(inst []string, user optValue, def string) []string {
-	var want []string
+// setProtocols sets a protocol option (opt is the _STR one) to the user's
+// value narrowed to the installation's list inst (nil: no limit). Without a
+// limit the user's value goes to libcurl as given; a list that allows
+// nothing goes as a bitmask, the one form libcurl takes it in.
+func (e *CURL) setProtocols(opt C.CURLoption, inst []string, user optValue) error {
+	long := C.CURLoption(C.CURLOPT_PROTOCOLS)
+	def, defNames := int64(C.CURLPROTO_ALL), "all"
+	if opt == C.CURLOPT_REDIR_PROTOCOLS_STR {
+		long, def, defNames = C.CURLOPT_REDIR_PROTOCOLS, defaultRedirProtocols, defaultRedirProtocolsNames
+	}
+	p := e.handle()
+	switch {
+	case inst == nil && !user.set:
+		return curlErr(C.curlsock_setopt_long(p, long, C.long(def)))
+	case inst == nil && user.isMask:
+		return curlErr(C.curlsock_setopt_long(p, long, C.long(user.mask)))
+	case inst == nil:
+		return e.setProtocolList(opt, user.value)
+	}
+	want := defNames
 	if user.set {
-		want = protocolSet(user.value)
-	} else {
-		want = protocolSet(def)
+		want = user.value
 	}
-	if inst == nil {
-		return want
+	list := narrowProtocols(inst, protocolSet(want))
+	if len(list) == 0 {
+		return curlErr(C.curlsock_setopt_long(p, long, 0))
 	}
+	return e.setProtocolList(opt, strings.Join(list, ","))
+}
+
+func (e *CURL) setProtocolList(opt C.CURLoption, list string) error {
+	if err := e.setString(opt, list, true); err != nil {
+		return fmt.Errorf("curlsock: %s %q: %w", optionName(int(opt)), list, err)
+	}
+	return nil
+}
+
+// narrowProtocols is want narrowed to inst.
+func narrowProtocols(inst, want []string) []string {
 	if slices.Contains(want, "all") {
 		return inst
 	}
@@ -155,23 +206,6 @@ func protocolSet(list string) []string {
 	return out
 }
 
-// setProtocols gives libcurl a protocol list; an empty one allows nothing,
-// which libcurl takes only as a bitmask.
-func (e *CURL) setProtocols(opt C.CURLoption, list []string) error {
-	if len(list) == 0 {
-		long := C.CURLoption(C.CURLOPT_PROTOCOLS)
-		if opt == C.CURLOPT_REDIR_PROTOCOLS_STR {
-			long = C.CURLOPT_REDIR_PROTOCOLS
-		}
-		return curlErr(C.curlsock_setopt_long(e.handle(), long, 0))
-	}
-	s := strings.Join(list, ",")
-	if err := e.setString(opt, s, true); err != nil {
-		return fmt.Errorf("curlsock: %s %q: %w", optionName(int(opt)), s, err)
-	}
-	return nil
-}
-
 // setString sets a string option, or resets it to libcurl's default.
 func (e *CURL) setString(opt C.CURLoption, v string, set bool) error {
 	if !set {
@@ -192,9 +226,9 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 		switch t := param.(type) {
 		case nil:
 		case string:
-			v = optValue{true, t}
+			v = optValue{set: true, value: t}
 		case CurlString:
-			v = optValue{true, C.GoString((*C.char)(unsafe.Pointer(t)))}
+			v = optValue{set: true, value: C.GoString((*C.char)(unsafe.Pointer(t)))}
 		default:
 			return true, optionTypeError(opt, "a string", param)
 		}
@@ -204,7 +238,7 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 			return true, optionTypeError(opt, "an integer (PROTO_* bits)", param)
 		}
 		if param != nil {
-			v = optValue{true, protocolNames(mask)}
+			v = optValue{set: true, value: protocolNames(mask), isMask: true, mask: mask}
 		}
 	default:
 		return false, nil
@@ -223,23 +257,24 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 	}
 	h.mu.Lock()
 	old := h.governed
+	var which governedOpts
 	switch opt {
 	case OPT_PROTOCOLS_STR, OPT_PROTOCOLS:
-		h.governed.protocols = v
+		h.governed.protocols, which = v, govProtocols
 	case OPT_REDIR_PROTOCOLS_STR, OPT_REDIR_PROTOCOLS:
-		h.governed.redirProtocols = v
+		h.governed.redirProtocols, which = v, govRedirProtocols
 	case OPT_PROXY:
-		h.governed.proxy = v
+		h.governed.proxy, which = v, govProxy
 	}
 	h.mu.Unlock()
-	err := e.applyGoverned()
+	err := e.applyGoverned(which)
 	if err != nil {
 		// libcurl refused the value (a protocol it does not know): the
 		// handle keeps what it had.
 		h.mu.Lock()
 		h.governed = old
 		h.mu.Unlock()
-		_ = e.applyGoverned()
+		_ = e.applyGoverned(which)
 	}
 	return true, err
 }

@@ -489,3 +489,30 @@ func TestInstallGovernedRefusedValue(t *testing.T) {
 		t.Errorf("a bitmask for CURLOPT_PROTOCOLS_STR = %v, want ErrOptionType", err)
 	}
 }
+
+// An installation's protocol list that names nothing fails Install (closed),
+// and "all" is no limit that user lists then narrow.
+func TestInstallProtocolListEdges(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	for _, empty := range [][]string{{}, {""}, {",", " "}} {
+		e, _ := newEasy(t)
+		if err := (&Sockets{Guard: loopbackGuard(), Protocols: empty}).Install(e); err == nil {
+			t.Fatalf("Install with Protocols %q succeeded", empty)
+		}
+		must(t, e.Setopt(OPT_URL, "gopher://"+srv.Addr+"/"))
+		expectRefused(t, e, srv, ErrInstallFailed)
+	}
+	e, body := newEasy(t)
+	must(t, e.Setopt(OPT_PROTOCOLS_STR, "http"))
+	must(t, (&Sockets{Guard: loopbackGuard(), Protocols: []string{"all"}}).Install(e))
+	must(t, e.Setopt(OPT_URL, srv.url("/all")))
+	must(t, e.Perform())
+	if body.String() != "hello tcp4 /all" {
+		t.Fatalf("body %q", body.String())
+	}
+	must(t, e.Setopt(OPT_PROTOCOLS_STR, "https"))
+	if err := e.Perform(); err != CurlError(E_UNSUPPORTED_PROTOCOL) {
+		t.Errorf("http after narrowing \"all\" to https = %v", err)
+	}
+}

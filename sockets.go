@@ -39,8 +39,10 @@ type Sockets struct {
 	Rewrite *RewriteTable
 	Guard   *Guard
 	// Protocols limits the URL schemes the handle may use, redirects
-	// included. With a Guard it defaults to http and https: other schemes
-	// (file, and those whose sockets the guard cannot see) stay closed.
+	// included, as CURLOPT_PROTOCOLS_STR names them ("all" for no limit; a
+	// list naming none fails Install). With a Guard it defaults to http
+	// and https: other schemes (file, and those whose sockets the guard
+	// cannot see) stay closed.
 	Protocols []string
 	Control   []func(network, address string, c syscall.RawConn) error
 	Options   []SocketOption
@@ -115,6 +117,14 @@ func (s *Sockets) state(e *CURL) (*socketsState, error) {
 	st.Options = slices.Clone(s.Options)
 	if s.Protocols != nil {
 		st.protocols = protocolSet(strings.Join(s.Protocols, ","))
+		switch {
+		case len(st.protocols) == 0:
+			// Not "no limit": a guard's list that came out empty must not
+			// open every protocol.
+			return nil, errors.New("curlsock: Sockets.Protocols names no protocol")
+		case slices.Contains(st.protocols, "all"):
+			st.protocols = nil
+		}
 	} else if s.Guard != nil {
 		st.protocols = []string{"http", "https"}
 	}
