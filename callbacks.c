@@ -1,4 +1,6 @@
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "callbacks.h"
 #include "_cgo_export.h"
@@ -136,4 +138,45 @@ CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id) {
 CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id) {
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on ? curlsock_prereq : NULL);
 	return rc ? rc : curl_easy_setopt(h, CURLOPT_PREREQDATA, on ? (void *)id : NULL);
+}
+
+// Error buffers (CURLOPT_ERRORBUFFER) are recycled, never freed: libcurl
+// copies the pointer into a duplicate (dupset in easy.c), and a handle
+// duplicated with go-curl's own Duphandle, behind curlsock's back, keeps
+// writing to it after its original is gone. A recycled buffer may then get
+// a stranger's text, never a write into freed memory. The pool holds at
+// most as many buffers as handles were ever alive at once.
+static pthread_mutex_t curlsock_errbuf_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **curlsock_errbuf_pool;
+static size_t curlsock_errbuf_n, curlsock_errbuf_cap;
+
+char *curlsock_errbuf_get(void) {
+	char *b = NULL;
+	pthread_mutex_lock(&curlsock_errbuf_mu);
+	if (curlsock_errbuf_n > 0)
+		b = curlsock_errbuf_pool[--curlsock_errbuf_n];
+	pthread_mutex_unlock(&curlsock_errbuf_mu);
+	if (b == NULL)
+		return calloc(1, CURL_ERROR_SIZE);
+	b[0] = 0;
+	return b;
+}
+
+void curlsock_errbuf_put(char *b) {
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&curlsock_errbuf_mu);
+	if (curlsock_errbuf_n == curlsock_errbuf_cap) {
+		size_t cap = curlsock_errbuf_cap ? 2 * curlsock_errbuf_cap : 16;
+		char **pool = realloc(curlsock_errbuf_pool, cap * sizeof *pool);
+		if (pool == NULL) {
+			// Kept by nobody: a small leak rather than a use after free.
+			pthread_mutex_unlock(&curlsock_errbuf_mu);
+			return;
+		}
+		curlsock_errbuf_pool = pool;
+		curlsock_errbuf_cap = cap;
+	}
+	curlsock_errbuf_pool[curlsock_errbuf_n++] = b;
+	pthread_mutex_unlock(&curlsock_errbuf_mu);
 }

@@ -44,4 +44,8 @@ CURLcode curlsock_set_read(CURL *h, int on, uintptr_t id);
 CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id);
 CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id);
 
+// Error buffers, recycled (see callbacks.c).
+char *curlsock_errbuf_get(void);
+void curlsock_errbuf_put(char *b);
+
 #endif

@@ -437,6 +437,11 @@ func (e *CURL) Duphandle() *CURL {
 	if d == nil {
 		return nil
 	}
+	if !d.reg.hasErrorBuffer() {
+		// Out of memory: the copy would write into the original's buffer.
+		d.Cleanup()
+		return nil
+	}
 	// libcurl copied the original's ids verbatim (dupset in easy.c); nothing
 	// can call them on the copy before install replaces them.
 	src, dst := e.reg, d.reg
@@ -508,6 +513,7 @@ func (h *handleReg) detach() *closeReg {
 	h.prereq, h.prereqData = nil, nil
 	h.closeFn, h.closeData, h.closer = nil, nil, nil
 	h.governed = governed{}
+	h.detail.user = nil // libcurl forgets CURLOPT_ERRORBUFFER too
 	h.publishLocked()
 	h.lastFD = -1
 	// The C memory is freed by freeOptions, once libcurl is done with it.

@@ -1,9 +1,8 @@
 package curl
 
 /*
-#include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
+#include "callbacks.h"
 
 static CURLcode curlsock_set_errorbuffer(CURL *h, char *buf) {
 	return curl_easy_setopt(h, CURLOPT_ERRORBUFFER, buf);
@@ -11,10 +10,7 @@ static CURLcode curlsock_set_errorbuffer(CURL *h, char *buf) {
 */
 import "C"
 
-import (
-	"fmt"
-	"unsafe"
-)
+import "fmt"
 
 // errorBufferSize is CURL_ERROR_SIZE: libcurl writes up to that many bytes.
 const errorBufferSize = C.CURL_ERROR_SIZE
@@ -23,8 +19,9 @@ const errorBufferSize = C.CURL_ERROR_SIZE
 // CURLOPT_ERRORBUFFER: libcurl writes its detail text there ("Failed to
 // connect to 127.0.0.1 port 18099 after 0 ms: Couldn't connect to server"),
 // and curlsock copies it out once the transfer is over. The buffer is C
-// memory, never a Go pointer, and outlives the handle's last transfer:
-// libcurl may write to it until curl_easy_cleanup returns. A user's
+// memory, never a Go pointer, and outlives the handle: libcurl may write to
+// it until curl_easy_cleanup returns, and a duplicate made behind curlsock's
+// back after that (callbacks.c recycles buffers for this). A user's
 // OPT_ERRORBUFFER []byte is filled from the copy.
 
 // errorDetail is a handle's error buffer and what was copied out of it.
@@ -41,7 +38,7 @@ func (e *CURL) setErrorBuffer() error {
 	h := e.reg
 	h.mu.Lock()
 	if h.detail.buf == nil {
-		h.detail.buf = (*C.char)(C.calloc(1, errorBufferSize))
+		h.detail.buf = C.curlsock_errbuf_get()
 	}
 	buf := h.detail.buf
 	h.mu.Unlock()
@@ -49,6 +46,12 @@ func (e *CURL) setErrorBuffer() error {
 		return CurlError(C.CURLE_OUT_OF_MEMORY)
 	}
 	return curlErr(C.curlsock_set_errorbuffer(e.handle(), buf))
+}
+
+func (h *handleReg) hasErrorBuffer() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.detail.buf != nil
 }
 
 // startTransfer forgets the last transfer's errors and detail text: a new
@@ -79,13 +82,14 @@ func (h *handleReg) endTransfer() {
 	}
 }
 
-// freeErrorBuffer releases the buffer, once libcurl no longer has the handle.
+// freeErrorBuffer gives the buffer back for recycling (curlsock_errbuf_put
+// says why it is never freed), once libcurl no longer has the handle.
 func (h *handleReg) freeErrorBuffer() {
 	h.mu.Lock()
 	buf := h.detail.buf
 	h.detail = errorDetail{text: h.detail.text}
 	h.mu.Unlock()
-	C.free(unsafe.Pointer(buf))
+	C.curlsock_errbuf_put(buf)
 }
 
 // setUserErrorBuffer takes OPT_ERRORBUFFER: a []byte that curlsock fills

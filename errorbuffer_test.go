@@ -222,3 +222,34 @@ func TestOptionErrorNames(t *testing.T) {
 		t.Errorf("multi Setopt error = %v, want it to name CURLMOPT_MAXCONNECTS", err)
 	}
 }
+
+// A handle duplicated with go-curl's own Duphandle, behind curlsock's back,
+// keeps libcurl's pointer to its original's error buffer; once the original
+// is cleaned up, the buffer is recycled, never freed (ASan, make test-asan,
+// would report a write into freed memory).
+func TestErrorBufferOutlivesGoCurlDuplicate(t *testing.T) {
+	e := EasyInit()
+	u, _ := refusedURL(t)
+	must(t, e.Setopt(OPT_URL, u))
+	raw := e.CURL.Duphandle()
+	e.Cleanup()
+	if err := raw.Perform(); err == nil {
+		t.Error("the duplicate reached a closed port")
+	}
+	raw.Cleanup()
+}
+
+// curl_easy_reset forgets CURLOPT_ERRORBUFFER: so does Reset for the user's.
+func TestUserErrorBufferReset(t *testing.T) {
+	e, _ := newEasy(t)
+	buf := make([]byte, errorBufferSize)
+	must(t, e.Setopt(OPT_ERRORBUFFER, buf))
+	e.Reset()
+	u, _ := refusedURL(t)
+	must(t, e.Setopt(OPT_URL, u))
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { return true }))
+	e.Perform()
+	if e.ErrorText() == "" || buf[0] != 0 {
+		t.Errorf("after Reset: ErrorText %q, user buffer %q: want the text kept from the buffer", e.ErrorText(), buf[:16])
+	}
+}
