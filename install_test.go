@@ -235,43 +235,6 @@ func TestInstallRejudgesCallbackRewrite(t *testing.T) {
 	}
 }
 
-// The guard's check of reused connections stays when the handle sets its
-// own prereq callback, and refusals there are traced.
-func TestInstallPrereqComposesAndTraces(t *testing.T) {
-	noLeaks(t)
-	srv := newServer(t, "tcp4")
-	sh := newShare(t, LOCK_DATA_CONNECT)
-	defer func() { must(t, sh.Cleanup()) }()
-	a, _ := newEasy(t)
-	must(t, a.Setopt(OPT_SHARE, sh))
-	must(t, a.Setopt(OPT_URL, srv.url("/a")))
-	must(t, a.Perform())
-	a.Cleanup()
-
-	g, _ := newEasy(t)
-	must(t, g.Setopt(OPT_SHARE, sh))
-	var log bytes.Buffer
-	tr := NewTrace(&log)
-	must(t, (&Sockets{Guard: NewGuard(WithAnyPort()), Trace: tr}).Install(g))
-	userPrereq := 0
-	must(t, g.Setopt(OPT_PREREQFUNCTION, func(any, string, string, int, int) error { userPrereq++; return nil }))
-	must(t, g.Setopt(OPT_URL, srv.url("/g")))
-	err := g.Perform()
-	if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
-		t.Fatalf("Perform over a reused connection = %v, want ErrProhibitedIP", err)
-	}
-	if srv.Hits() != 1 || userPrereq != 0 {
-		t.Errorf("server hits %d (want 1), user prereq ran %d times (want 0: the guard refused first)", srv.Hits(), userPrereq)
-	}
-	if st := tr.Stats(); st.Refused != 1 {
-		t.Errorf("trace stats %+v, want the prereq refusal counted", st)
-	}
-	if !strings.Contains(log.String(), "refuse") || !strings.Contains(log.String(), srv.Addr) {
-		t.Errorf("trace log %q, want the refusal of %s", log.String(), srv.Addr)
-	}
-	g.Cleanup()
-}
-
 // Protocol lists set with Setopt may narrow an installation's, never widen
 // it; a list set before Install is narrowed to it.
 func TestInstallProtocols(t *testing.T) {

@@ -123,16 +123,28 @@ func TestGuardConnectionReuse(t *testing.T) {
 	must(t, a.Perform())
 	a.Cleanup()
 
+	// The handle's own prereq callback composes with the guard's check,
+	// which runs first, and the refusal is traced like one in open.
 	g, _ := newEasy(t)
 	must(t, g.Setopt(OPT_SHARE, sh))
-	must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(g))
+	var log bytes.Buffer
+	tr := NewTrace(&log)
+	must(t, (&Sockets{Guard: NewGuard(WithAnyPort()), Trace: tr}).Install(g))
+	userPrereq := 0
+	must(t, g.Setopt(OPT_PREREQFUNCTION, func(any, string, string, int, int) error { userPrereq++; return nil }))
 	must(t, g.Setopt(OPT_URL, srv.url("/g")))
 	err := g.Perform()
 	if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
 		t.Fatalf("Perform over a reused connection = %v, want ErrProhibitedIP", err)
 	}
-	if srv.Hits() != 1 {
-		t.Fatalf("server got %d requests, want only the unguarded one", srv.Hits())
+	if srv.Hits() != 1 || userPrereq != 0 {
+		t.Fatalf("server got %d requests (want only the unguarded one), user prereq ran %d times (want 0)", srv.Hits(), userPrereq)
+	}
+	if st := tr.Stats(); st.Refused != 1 {
+		t.Errorf("trace stats %+v, want the prereq refusal counted", st)
+	}
+	if !strings.Contains(log.String(), "refuse") || !strings.Contains(log.String(), srv.Addr) {
+		t.Errorf("trace log %q, want the refusal of %s", log.String(), srv.Addr)
 	}
 	g.Cleanup()
 }

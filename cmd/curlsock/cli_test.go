@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,28 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func curlsock(t *testing.T, args ...string) result {
+// curlsock runs the built CLI with this process's environment.
+func curlsock(t *testing.T, args ...string) outcome {
 	t.Helper()
-	// A hung transfer fails the test instead of the whole run.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return execute(t, os.Environ(), "", append([]string{bin}, args...)...)
 }
 
 func server(t *testing.T) (*httptest.Server, string) {

@@ -72,11 +72,13 @@ func cleanEnv(home string) []string {
 	return append(env, "HOME="+home, "CURL_HOME="+home, "XDG_CONFIG_HOME="+home)
 }
 
+// outcome is how a program run ended.
 type outcome struct {
 	code           int
 	stdout, stderr string
 }
 
+// execute runs argv; a hung run fails the test instead of the whole suite.
 func execute(t *testing.T, env []string, stdin string, argv ...string) outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
