@@ -11,8 +11,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"os"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -79,7 +77,8 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 	}
 	// A copy, as go-curl made: callers may keep the slice.
 	buf := C.GoBytes(unsafe.Pointer(ptr), C.int(n))
-	ok, p := callWrite(fn, buf, data)
+	var ok bool
+	p := protect(func() { ok = fn(buf, data) })
 	switch {
 	case p.panicked:
 		recordPanic(uintptr(frame), h, p.value)
@@ -89,28 +88,6 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 	}
 	// go-curl's meaning of false.
 	return C.CURL_WRITEFUNC_PAUSE
-}
-
-// recovered is what a callback's recovery saw. panicked tells a panic from a
-// return even for panic(nil) under GODEBUG=panicnil=1, where recover gives
-// nil. The caller records it (recordPanic): runtime.Goexit runs the same
-// deferred recovery, which cannot stop it, and then the caller never resumes
-// and nothing is recorded that a later call would raise.
-type recovered struct {
-	panicked bool
-	value    any
-}
-
-func callWrite(fn func([]byte, any) bool, buf []byte, data any) (ok bool, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			ok, p = false, recovered{true, recover()}
-		}
-	}()
-	ok = fn(buf, data)
-	returned = true
-	return ok, p
 }
 
 //export curlsockGoRead
@@ -126,7 +103,8 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 		return C.CURL_READFUNC_ABORT
 	}
 	buf := make([]byte, int(n))
-	got, p := callRead(fn, buf, data)
+	var got int
+	p := protect(func() { got = fn(buf, data) })
 	switch {
 	case p.panicked:
 		recordPanic(uintptr(frame), h, p.value)
@@ -143,18 +121,6 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 	return C.size_t(got)
 }
 
-func callRead(fn func([]byte, any) int, buf []byte, data any) (n int, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			n, p = 0, recovered{true, recover()}
-		}
-	}()
-	n = fn(buf, data)
-	returned = true
-	return n, p
-}
-
 //export curlsockGoProgress
 func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double, frame C.uintptr_t) C.int {
 	h := lookupHandle(uintptr(id))
@@ -167,7 +133,8 @@ func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double,
 	if fn == nil {
 		return 0
 	}
-	ok, p := callProgress(fn, float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data)
+	var ok bool
+	p := protect(func() { ok = fn(float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data) })
 	if p.panicked {
 		recordPanic(uintptr(frame), h, p.value)
 		return 1
@@ -176,18 +143,6 @@ func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double,
 		return 0
 	}
 	return 1 // abort: CURLE_ABORTED_BY_CALLBACK
-}
-
-func callProgress(fn func(float64, float64, float64, float64, any) bool, dt, dn, ut, un float64, data any) (ok bool, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			ok, p = false, recovered{true, recover()}
-		}
-	}()
-	ok = fn(dt, dn, ut, un, data)
-	returned = true
-	return ok, p
 }
 
 //export curlsockGoPrereq
@@ -211,7 +166,8 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	if fn == nil {
 		return C.CURL_PREREQFUNC_OK
 	}
-	err, p := callPrereq(fn, data, primary, local, int(primaryPort), int(localPort))
+	var err error
+	p := protect(func() { err = fn(data, primary, local, int(primaryPort), int(localPort)) })
 	if p.panicked {
 		recordPanic(uintptr(frame), h, p.value)
 		return C.CURL_PREREQFUNC_ABORT
@@ -245,18 +201,6 @@ func reuseString(last *string, p *C.char) string {
 	return *last
 }
 
-func callPrereq(fn PrereqFunc, data any, primary, local string, pport, lport int) (err error, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			err, p = nil, recovered{true, recover()}
-		}
-	}()
-	err = fn(data, primary, local, pport, lport)
-	returned = true
-	return err, p
-}
-
 // sockaddrPool recycles the Sockaddr handed to open-socket callbacks (valid
 // only during the call, as libcurl's struct is), so that dispatch does not
 // allocate.
@@ -268,7 +212,7 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	// call made libcurl open another socket behind curlsock's back (go-curl's
 	// own methods); libcurl may also be driven with no curlsock call at all
 	// (go-curl's multi, a handle copied with go-curl's Duphandle). Then the
-	// pool. No defer: nothing below panics, callOpen recovers the callback's.
+	// pool. No defer: nothing below panics, protect recovers the callback's.
 	f := h
 	if frame != h.id {
 		f = lookupHandle(frame)
@@ -297,7 +241,17 @@ func (h *handleReg) openWith(f *handleReg, sa *Sockaddr, purpose SockType, p *C.
 	if cb := h.hot.Load(); cb != nil {
 		fn, data, closer, retired, named = cb.open, cb.openData, cb.closer, cb.retired, cb.sockopt != nil
 	}
-	fd, err, rec := callOpen(fn, data, purpose, sa)
+	var fd int
+	var err error
+	rec := protect(func() {
+		if fn == nil {
+			// Installed only so that the sockets a close-socket callback
+			// will see are accounted for: open what libcurl would have.
+			fd, err = OpenSocket(sa)
+		} else {
+			fd, err = fn(data, purpose, sa)
+		}
+	})
 	switch {
 	case rec.panicked:
 		recordPanic(frame, h, rec.value)
@@ -353,31 +307,15 @@ func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int
 	return SOCKET_BAD
 }
 
-func callOpen(fn OpenSocketFunc, data any, purpose SockType, sa *Sockaddr) (fd int, err error, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			fd, err, p = SOCKET_BAD, nil, recovered{true, recover()}
-		}
-	}()
-	if fn == nil {
-		// Installed only so that the sockets a close-socket callback will
-		// see are accounted for: open what libcurl would have opened.
-		fd, err = OpenSocket(sa)
-	} else {
-		fd, err = fn(data, purpose, sa)
-	}
-	returned = true
-	return fd, err, p
-}
-
 func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	cb := h.hot.Load()
 	if cb == nil || cb.sockopt == nil {
 		return SOCKOPT_OK
 	}
 	fn, data := cb.sockopt, cb.sockoptData
-	code, err, p := callSockopt(fn, data, fd, purpose)
+	var code int
+	var err error
+	p := protect(func() { code, err = fn(data, fd, purpose) })
 	if p.panicked {
 		recordPanic(frame, h, p.value)
 		return SOCKOPT_ERROR
@@ -399,18 +337,6 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	}
 	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: addrOf(lookupHandle(frame), fd), Err: err})
 	return SOCKOPT_ERROR
-}
-
-func callSockopt(fn SockoptFunc, data any, fd int, purpose SockType) (code int, err error, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			code, err, p = SOCKOPT_ERROR, nil, recovered{true, recover()}
-		}
-	}()
-	code, err = fn(data, fd, purpose)
-	returned = true
-	return code, err, p
 }
 
 // addrOf names the destination of fd for an error message: the address it
@@ -455,7 +381,8 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 		}
 		return
 	}
-	err, p := callClose(c, fd)
+	var err error
+	p := protect(func() { err = c.fn(c.data, fd) })
 	if p.panicked {
 		recordPanic(frame, lookupHandle(c.owner), p.value)
 	}
@@ -479,43 +406,6 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 			f.addErr(&CallbackError{Callback: "closesocket", Purpose: SOCKTYPE_IPCXN, FD: fd, Err: err})
 		}
 	}
-}
-
-func callClose(c *closeReg, fd int) (err error, p recovered) {
-	returned := false
-	defer func() {
-		if !returned {
-			err, p = nil, recovered{true, recover()}
-		}
-	}()
-	err = c.fn(c.data, fd)
-	returned = true
-	return err, p
-}
-
-// recordPanic stores a recovered panic where the curlsock call that drove
-// libcurl will raise it again, and makes the rest of that call's callbacks
-// fail in C. When libcurl was driven behind curlsock's back (go-curl's own
-// multi) there is no such call: the panic goes to the handle that set the
-// callback, whose next curlsock call raises it, and nothing is disabled, as
-// nothing would ever enable it again.
-func recordPanic(frame uintptr, owner *handleReg, v any) {
-	target := owner
-	if frame != 0 {
-		C.curlsock_frame_poison()
-		if f := lookupHandle(frame); f != nil {
-			target = f
-		}
-	}
-	if target == nil {
-		fmt.Fprintf(os.Stderr, "curlsock: panic in a socket callback of a handle that no longer exists: %v\n%s", v, debug.Stack())
-		return
-	}
-	target.mu.Lock()
-	if !target.panicked {
-		target.panicked, target.panicVal = true, v
-	}
-	target.mu.Unlock()
 }
 
 // maxErrs bounds the errors kept for one transfer: a handle driven behind

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
@@ -353,16 +352,6 @@ func (e *CURL) Cleanup() {
 	}
 }
 
-// currentFrame returns the frame of the curlsock call that is driving
-// libcurl on this thread: non-nil only inside a libcurl callback, where the
-// goroutine is locked to the thread.
-func currentFrame() *handleReg {
-	if id := uintptr(C.curlsock_frame_current()); id != 0 {
-		return lookupHandle(id)
-	}
-	return nil
-}
-
 // cleanup frees the handle and reports whether it did. Inside a callback it
 // leaves that to the frame libcurl is running (see drive): curl_easy_cleanup
 // frees a handle libcurl is still using without checking, and libcurl
@@ -520,57 +509,6 @@ func (h *handleReg) detach() *closeReg {
 	slists, post := h.opts.slists, h.opts.postfields
 	h.opts = optionState{slists: slists, postfields: post}
 	return old
-}
-
-// drive runs f, a call into libcurl, as a frame: callbacks that libcurl runs
-// on this thread during f report panics to h.
-func (h *handleReg) drive(f func()) {
-	h.frame(f)
-	// Handles cleaned up from callbacks during f, now that libcurl has
-	// returned; inside an outer frame, cleanup hands them on to it.
-	h.mu.Lock()
-	deferred := h.deferred
-	h.deferred = nil
-	h.mu.Unlock()
-	for _, e := range deferred {
-		if e.cleanup() {
-			// A callback's panic during that cleanup is raised by this call.
-			if p, v := e.reg.takePanic(); p {
-				h.mu.Lock()
-				if !h.panicked {
-					h.panicked, h.panicVal = true, v
-				}
-				h.mu.Unlock()
-			}
-		}
-	}
-}
-
-func (h *handleReg) frame(f func()) {
-	// The frame lives in a C thread-local: f's cgo call must run on the
-	// thread that recorded it.
-	runtime.LockOSThread()
-	saved := C.curlsock_frame_enter(C.uintptr_t(h.id))
-	defer func() {
-		C.curlsock_frame_leave(saved)
-		runtime.UnlockOSThread()
-	}()
-	f()
-}
-
-// raise raises again a panic recovered in a callback.
-func (h *handleReg) raise() {
-	if p, v := h.takePanic(); p {
-		panic(v)
-	}
-}
-
-func (h *handleReg) takePanic() (bool, any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p, v := h.panicked, h.panicVal
-	h.panicked, h.panicVal = false, nil
-	return p, v
 }
 
 func asOpenSocketFunc(param any) (OpenSocketFunc, error) {

@@ -1,0 +1,134 @@
+package curl
+
+/*
+#include "callbacks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+)
+
+// Frames. libcurl runs every callback on the thread of the call that drove
+// it (curl_easy_perform, curl_multi_perform, curl_*_cleanup, ...). The
+// curlsock call that makes such a call is a frame: it records itself in a C
+// thread-local (callbacks.c), so that a callback knows where to report a
+// panic, and so that after a panic the rest of the frame's callbacks fail in
+// C without entering Go. Once libcurl has returned, the frame raises the
+// panic again with its original value, and frees the handles its callbacks
+// cleaned up. Everything about frames and panics is in this file.
+
+// drive runs f, a call into libcurl, as a frame: callbacks that libcurl runs
+// on this thread during f report panics to h.
+func (h *handleReg) drive(f func()) {
+	h.frame(f)
+	// Handles cleaned up from callbacks during f, now that libcurl has
+	// returned; inside an outer frame, cleanup hands them on to it.
+	h.mu.Lock()
+	deferred := h.deferred
+	h.deferred = nil
+	h.mu.Unlock()
+	for _, e := range deferred {
+		if e.cleanup() {
+			// A callback's panic during that cleanup is raised by this call.
+			if p, v := e.reg.takePanic(); p {
+				h.keepPanic(v)
+			}
+		}
+	}
+}
+
+func (h *handleReg) frame(f func()) {
+	// The frame lives in a C thread-local: f's cgo call must run on the
+	// thread that recorded it.
+	runtime.LockOSThread()
+	saved := C.curlsock_frame_enter(C.uintptr_t(h.id))
+	defer func() {
+		C.curlsock_frame_leave(saved)
+		runtime.UnlockOSThread()
+	}()
+	f()
+}
+
+// currentFrame returns the frame of the curlsock call that is driving
+// libcurl on this thread: non-nil only inside a libcurl callback, where the
+// goroutine is locked to the thread.
+func currentFrame() *handleReg {
+	if id := uintptr(C.curlsock_frame_current()); id != 0 {
+		return lookupHandle(id)
+	}
+	return nil
+}
+
+// recovered is what a callback's recovery saw. panicked tells a panic from a
+// return even for panic(nil) under GODEBUG=panicnil=1, where recover gives
+// nil. The caller records it (recordPanic): runtime.Goexit runs the same
+// deferred recovery, which cannot stop it, and then the caller never resumes
+// and nothing is recorded that a later call would raise.
+type recovered struct {
+	panicked bool
+	value    any
+}
+
+// protect runs f, a user's callback, and recovers its panic. f's closure
+// does not escape: protecting a callback allocates nothing.
+func protect(f func()) (p recovered) {
+	returned := false
+	defer func() {
+		if !returned {
+			p = recovered{true, recover()}
+		}
+	}()
+	f()
+	returned = true
+	return p
+}
+
+// recordPanic stores a recovered panic where the curlsock call that drove
+// libcurl will raise it again, and makes the rest of that call's callbacks
+// fail in C. When libcurl was driven behind curlsock's back (go-curl's own
+// multi) there is no such call: the panic goes to the handle that set the
+// callback, whose next curlsock call raises it, and nothing is disabled, as
+// nothing would ever enable it again.
+func recordPanic(frame uintptr, owner *handleReg, v any) {
+	target := owner
+	if frame != 0 {
+		C.curlsock_frame_poison()
+		if f := lookupHandle(frame); f != nil {
+			target = f
+		}
+	}
+	if target == nil {
+		fmt.Fprintf(os.Stderr, "curlsock: panic in a socket callback of a handle that no longer exists: %v\n%s", v, debug.Stack())
+		return
+	}
+	target.keepPanic(v)
+}
+
+// keepPanic records v for h's next raise, unless a panic is already kept:
+// the first one is raised.
+func (h *handleReg) keepPanic(v any) {
+	h.mu.Lock()
+	if !h.panicked {
+		h.panicked, h.panicVal = true, v
+	}
+	h.mu.Unlock()
+}
+
+// raise raises again a panic recovered in a callback.
+func (h *handleReg) raise() {
+	if p, v := h.takePanic(); p {
+		panic(v)
+	}
+}
+
+func (h *handleReg) takePanic() (bool, any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, v := h.panicked, h.panicVal
+	h.panicked, h.panicVal = false, nil
+	return p, v
+}
