@@ -1,12 +1,12 @@
 package curl
 
 /*
+#include <stdlib.h>
 #include "callbacks.h"
 */
 import "C"
 
 import (
-	"fmt"
 	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
@@ -44,221 +44,6 @@ func Wrap(h *gocurl.CURL) *CURL {
 }
 
 func (e *CURL) handle() unsafe.Pointer { return e.CURL.GetHandle() }
-
-// Setopt sets an option (curl_easy_setopt). The callback options take Go
-// functions:
-//
-//	OPT_OPENSOCKETFUNCTION   OpenSocketFunc, or func(any, SockType, *Sockaddr) (int, error)
-//	OPT_SOCKOPTFUNCTION      SockoptFunc, or func(any, int, SockType) (int, error)
-//	OPT_CLOSESOCKETFUNCTION  CloseSocketFunc, or func(any, int) error
-//	OPT_PREREQFUNCTION       PrereqFunc
-//	OPT_WRITEFUNCTION, OPT_HEADERFUNCTION, OPT_READFUNCTION, OPT_PROGRESSFUNCTION  as in go-curl
-//	OPT_*DATA, OPT_PRIVATE   any value, kept in Go and passed to the callback
-//
-// Other options take what go-curl's take — int or bool for numbers, string
-// for strings, []string for lists — plus int64 for off_t options, []byte for
-// blobs and *CURLSH for OPT_SHARE. nil removes a callback or resets an
-// option. A value libcurl cannot be given safely is refused with an error
-// wrapping ErrOptionType, never a panic.
-func (e *CURL) Setopt(opt int, param any) error {
-	h := e.reg
-	if h.isCleaned() {
-		return ErrHandleClosed
-	}
-	h.raise()
-	switch opt {
-	case OPT_OPENSOCKETFUNCTION:
-		fn, err := asOpenSocketFunc(param)
-		if err != nil {
-			return err
-		}
-		h.mu.Lock()
-		if fn != nil && h.inst != nil && h.inst.Dialer != nil {
-			h.mu.Unlock()
-			return fmt.Errorf("%w: the handle's Sockets.Dialer makes its sockets; an open-socket callback cannot too", ErrInstallConflict)
-		}
-		h.open = fn
-		h.publishLocked()
-		h.mu.Unlock()
-	case OPT_OPENSOCKETDATA:
-		h.mu.Lock()
-		h.openData = param
-		h.publishLocked()
-		h.mu.Unlock()
-		return nil
-	case OPT_SOCKOPTFUNCTION:
-		fn, err := asSockoptFunc(param)
-		if err != nil {
-			return err
-		}
-		h.mu.Lock()
-		h.sockopt = fn
-		h.publishLocked()
-		h.mu.Unlock()
-	case OPT_SOCKOPTDATA:
-		h.mu.Lock()
-		h.sockoptData = param
-		h.publishLocked()
-		h.mu.Unlock()
-		return nil
-	case OPT_CLOSESOCKETFUNCTION:
-		fn, err := asCloseSocketFunc(param)
-		if err != nil {
-			return err
-		}
-		return e.setCloser(func() { h.closeFn = fn })
-	case OPT_CLOSESOCKETDATA:
-		return e.setCloser(func() { h.closeData = param })
-	case C.CURLOPT_PREREQFUNCTION:
-		var fn PrereqFunc
-		switch f := param.(type) {
-		case nil:
-		case PrereqFunc:
-			fn = f
-		case func(any, string, string, int, int) error:
-			fn = f
-		default:
-			return fmt.Errorf("%w: CURLOPT_PREREQFUNCTION takes a PrereqFunc, not %T", ErrOptionType, param)
-		}
-		h.mu.Lock()
-		h.prereq = fn
-		h.publishLocked()
-		h.mu.Unlock()
-	case C.CURLOPT_PREREQDATA:
-		h.mu.Lock()
-		h.prereqData = param
-		h.publishLocked()
-		h.mu.Unlock()
-		return nil
-	case C.CURLOPT_SHARE:
-		return e.setShare(param)
-	default:
-		if done, err := e.setGoverned(opt, param); done {
-			return err
-		}
-		return e.setoptOther(opt, param)
-	}
-	return e.install()
-}
-
-// setCloser applies change to the close-socket settings. libcurl copies the
-// function and its data into each connection it creates, so a change never
-// mutates the registration those connections hold: it makes a new one.
-func (e *CURL) setCloser(change func()) error {
-	h := e.reg
-	h.mu.Lock()
-	change()
-	old := h.closer
-	h.closer = nil
-	switch {
-	case h.inst != nil:
-		h.closer = newCloseReg(h.inst.closeFunc(h.closeFn), h.closeData, h.id)
-	case h.closeFn != nil:
-		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
-	}
-	// A transfer under way (in a multi, or a callback changing the option
-	// mid-Perform) may have created a connection that holds the old id but
-	// has no socket yet: keep the old registration until it is idle, and
-	// as long as any socket opened meanwhile (chargeFD's also).
-	busy := old != nil && (h.multi != nil || h.performing)
-	if busy {
-		h.retired = append(h.retired, old)
-	}
-	h.publishLocked()
-	h.mu.Unlock()
-	err := e.install()
-	if !busy {
-		unsetCloser(old)
-	}
-	return err
-}
-
-// releaseRetired drops the registrations kept by setCloser, once no transfer
-// of the handle is under way.
-func (h *handleReg) releaseRetired() {
-	h.mu.Lock()
-	retired := h.retired
-	h.retired = nil
-	if retired != nil {
-		h.publishLocked()
-	}
-	h.mu.Unlock()
-	for _, c := range retired {
-		unsetCloser(c)
-	}
-}
-
-// install hands libcurl the socket trampolines the current settings need.
-// The open-socket trampoline is installed whenever any socket callback is:
-// the sockets a close-socket callback will be asked to close must be
-// accounted for, and a sockopt error names the address the socket was
-// opened for.
-func (e *CURL) install() error {
-	h := e.reg
-	h.mu.Lock()
-	installed := h.inst != nil
-	open := h.open != nil || h.sockopt != nil || h.closeFn != nil || installed
-	sockopt := h.sockopt != nil || installed
-	prereq := h.prereq != nil || installed && h.inst.checksPrereq()
-	var closeID uintptr
-	if h.closer != nil {
-		closeID = h.closer.id
-	}
-	h.mu.Unlock()
-	p := e.handle()
-	var ids [3]uintptr
-	if open {
-		ids[0] = h.id
-	}
-	if sockopt {
-		ids[1] = h.id
-	}
-	ids[2] = closeID
-	return firstErr(
-		C.curlsock_setopt_id(p, C.CURLOPT_OPENSOCKETDATA, C.uintptr_t(ids[0])),
-		C.curlsock_set_opensocket(p, cbool(open)),
-		C.curlsock_setopt_id(p, C.CURLOPT_SOCKOPTDATA, C.uintptr_t(ids[1])),
-		C.curlsock_set_sockopt(p, cbool(sockopt)),
-		C.curlsock_setopt_id(p, C.CURLOPT_CLOSESOCKETDATA, C.uintptr_t(ids[2])),
-		C.curlsock_set_closesocket(p, cbool(closeID != 0)),
-		C.curlsock_set_prereq(p, cbool(prereq), C.uintptr_t(h.id)),
-	)
-}
-
-// installData hands libcurl the data callback trampolines the current
-// settings need. It is separate from install so that setting a data callback
-// on a handle duplicated behind curlsock's back leaves its socket callback
-// ids alone: they fail closed rather than silently disappear.
-func (e *CURL) installData() error {
-	h := e.reg
-	h.mu.Lock()
-	write, header := h.opts.write != nil, h.opts.header != nil
-	read, progress := h.opts.read != nil, h.opts.progress != nil
-	h.mu.Unlock()
-	p, id := e.handle(), C.uintptr_t(h.id)
-	return firstErr(
-		C.curlsock_set_write(p, cbool(write), id),
-		C.curlsock_set_header(p, cbool(header), id),
-		C.curlsock_set_read(p, cbool(read), id),
-		C.curlsock_set_progress(p, cbool(progress), id),
-	)
-}
-
-func firstErr(rcs ...C.CURLcode) error {
-	for _, rc := range rcs {
-		if rc != C.CURLE_OK {
-			return CurlError(rc)
-		}
-	}
-	return nil
-}
-
-func cbool(b bool) C.int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // Perform performs the transfer (curl_easy_perform). Without callback errors
 // it returns exactly what go-curl returns, a bare CurlError on failure (the
@@ -373,7 +158,7 @@ func (e *CURL) cleanup() bool {
 	h.mu.Unlock()
 	// libcurl takes a handle out of its multi before cleaning it up.
 	if m != nil {
-		m.forget(e.CURL.GetHandle())
+		m.forget(e.handle())
 	}
 	h.drive(func() { e.CURL.Cleanup() })
 	h.freeErrorBuffer()
@@ -511,38 +296,72 @@ func (h *handleReg) detach() *closeReg {
 	return old
 }
 
-func asOpenSocketFunc(param any) (OpenSocketFunc, error) {
-	switch f := param.(type) {
-	case nil:
-		return nil, nil
-	case OpenSocketFunc:
-		return f, nil
-	case func(any, SockType, *Sockaddr) (int, error):
-		return f, nil
+// Pause pauses or resumes the transfer's directions (curl_easy_pause).
+// Resuming may deliver buffered data to the write callback at once, so it
+// runs as a curlsock call driving libcurl; on a cleaned-up handle it returns
+// ErrHandleClosed.
+func (e *CURL) Pause(bitmask int) error {
+	if e.reg.isCleaned() {
+		return ErrHandleClosed
 	}
-	return nil, fmt.Errorf("%w: CURLOPT_OPENSOCKETFUNCTION takes an OpenSocketFunc, not %T", ErrOptionType, param)
+	var rc C.CURLcode
+	e.reg.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })
+	e.reg.raise()
+	return curlErr(rc)
 }
 
-func asSockoptFunc(param any) (SockoptFunc, error) {
-	switch f := param.(type) {
-	case nil:
-		return nil, nil
-	case SockoptFunc:
-		return f, nil
-	case func(any, int, SockType) (int, error):
-		return f, nil
+// Escape URL-encodes s (curl_easy_escape). libcurl ignores the handle
+// (since 7.82.0), so this never touches it, cleaned up or not; embedded NUL
+// bytes are encoded too.
+func (e *CURL) Escape(s string) string {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	out := C.curl_easy_escape(nil, cs, C.int(len(s)))
+	if out == nil {
+		return ""
 	}
-	return nil, fmt.Errorf("%w: CURLOPT_SOCKOPTFUNCTION takes a SockoptFunc, not %T", ErrOptionType, param)
+	defer C.curl_free(unsafe.Pointer(out))
+	return C.GoString(out)
 }
 
-func asCloseSocketFunc(param any) (CloseSocketFunc, error) {
-	switch f := param.(type) {
-	case nil:
-		return nil, nil
-	case CloseSocketFunc:
-		return f, nil
-	case func(any, int) error:
-		return f, nil
+// Unescape URL-decodes s (curl_easy_unescape), without touching the handle.
+func (e *CURL) Unescape(s string) string {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	n := C.int(0)
+	out := C.curl_easy_unescape(nil, cs, C.int(len(s)), &n)
+	if out == nil {
+		return ""
 	}
-	return nil, fmt.Errorf("%w: CURLOPT_CLOSESOCKETFUNCTION takes a CloseSocketFunc, not %T", ErrOptionType, param)
+	defer C.curl_free(unsafe.Pointer(out))
+	return C.GoStringN(out, n)
+}
+
+// Recv receives raw data on a CONNECT_ONLY connection (curl_easy_recv).
+// go-curl's leaked a C copy of the buffer on every call.
+func (e *CURL) Recv(buffer []byte) (int, error) {
+	if e.reg.isCleaned() {
+		return 0, ErrHandleClosed
+	}
+	if len(buffer) == 0 {
+		return 0, nil
+	}
+	n := C.size_t(0)
+	// libcurl writes into the buffer only during the call: a Go slice's
+	// memory may be passed, as it holds no Go pointers.
+	rc := C.curl_easy_recv(e.handle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
+	return int(n), curlErr(rc)
+}
+
+// Send sends raw data on a CONNECT_ONLY connection (curl_easy_send).
+func (e *CURL) Send(buffer []byte) (int, error) {
+	if e.reg.isCleaned() {
+		return 0, ErrHandleClosed
+	}
+	if len(buffer) == 0 {
+		return 0, nil
+	}
+	n := C.size_t(0)
+	rc := C.curl_easy_send(e.handle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
+	return int(n), curlErr(rc)
 }

@@ -206,16 +206,6 @@ func protocolSet(list string) []string {
 	return out
 }
 
-// setString sets a string option, or resets it to libcurl's default.
-func (e *CURL) setString(opt C.CURLoption, v string, set bool) error {
-	if !set {
-		return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, nil))
-	}
-	cs := C.CString(v)
-	defer C.free(unsafe.Pointer(cs))
-	return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, unsafe.Pointer(cs)))
-}
-
 // setGoverned takes a user's value for an option the installation also
 // sets, refuses it if it would reopen what the installation closed, and
 // applies what the handle may then use.

@@ -139,7 +139,7 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	if err := e.reg.refusal(); err != nil {
 		return err
 	}
-	p := e.CURL.GetHandle()
+	p := e.handle()
 	// libcurl 8.x destroys the handle's own connection cache here (the one
 	// its Performs filled), calling the close-socket callback: in a frame,
 	// so that a callback's panic is raised by AddHandle and a Cleanup from
@@ -168,7 +168,7 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	if e == nil {
 		return ErrHandleClosed
 	}
-	p := e.CURL.GetHandle()
+	p := e.handle()
 	var rc C.CURLMcode
 	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
 	if rc != C.CURLM_RECURSIVE_API_CALL {

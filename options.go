@@ -93,165 +93,6 @@ func optionName(opt int) string {
 	return fmt.Sprintf("option %d", opt)
 }
 
-// setoptOther sets every option that is not a socket callback.
-func (e *CURL) setoptOther(opt int, param any) error {
-	h := e.reg
-	p := e.CURL.GetHandle()
-	switch opt {
-	case OPT_WRITEFUNCTION, OPT_HEADERFUNCTION:
-		var fn func([]byte, any) bool
-		switch f := param.(type) {
-		case nil:
-		case func([]byte, any) bool:
-			fn = f
-		default:
-			return optionTypeError(opt, "func([]byte, interface{}) bool", param)
-		}
-		h.mu.Lock()
-		if opt == OPT_WRITEFUNCTION {
-			h.opts.write = fn
-		} else {
-			h.opts.header = fn
-		}
-		h.mu.Unlock()
-		return e.installData()
-	case OPT_READFUNCTION:
-		var fn func([]byte, any) int
-		switch f := param.(type) {
-		case nil:
-		case func([]byte, any) int:
-			fn = f
-		default:
-			return optionTypeError(opt, "func([]byte, interface{}) int", param)
-		}
-		h.mu.Lock()
-		h.opts.read = fn
-		h.mu.Unlock()
-		return e.installData()
-	case OPT_PROGRESSFUNCTION:
-		var fn func(float64, float64, float64, float64, any) bool
-		switch f := param.(type) {
-		case nil:
-		case func(float64, float64, float64, float64, any) bool:
-			fn = f
-		default:
-			return optionTypeError(opt, "func(float64, float64, float64, float64, interface{}) bool", param)
-		}
-		h.mu.Lock()
-		h.opts.progress = fn
-		h.mu.Unlock()
-		return e.installData()
-	case OPT_WRITEDATA, OPT_HEADERDATA, OPT_READDATA, OPT_PROGRESSDATA, OPT_PRIVATE:
-		// Go values stay in Go: the callbacks get them from the registration.
-		h.mu.Lock()
-		switch opt {
-		case OPT_WRITEDATA:
-			h.opts.writeData = param
-		case OPT_HEADERDATA:
-			h.opts.headerData = param
-		case OPT_READDATA:
-			h.opts.readData = param
-		case OPT_PROGRESSDATA:
-			h.opts.progressData = param
-		case OPT_PRIVATE:
-			h.opts.private = param
-		}
-		h.mu.Unlock()
-		return nil
-	case OPT_HTTPPOST:
-		if _, ok := param.(*Form); !ok && param != nil {
-			return optionTypeError(opt, "a *Form", param)
-		}
-		return e.gocurlSetopt(opt, param)
-	case OPT_POSTFIELDS:
-		return e.setPostfields(param)
-	case OPT_ERRORBUFFER:
-		return e.setUserErrorBuffer(param)
-	case OPT_COPYPOSTFIELDS:
-		// libcurl types it as an object pointer, but copies the bytes (up
-		// to POSTFIELDSIZE if set first, else to the first NUL).
-		var b []byte
-		switch t := param.(type) {
-		case string:
-			b = []byte(t)
-		case []byte:
-			b = t
-		default:
-			return optionTypeError(opt, "a string or []byte", param)
-		}
-		cb := C.CBytes(append(b[:len(b):len(b)], 0))
-		defer C.free(cb)
-		return curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_COPYPOSTFIELDS, cb))
-	}
-
-	switch typ := C.curlsock_option_type(C.CURLoption(opt)); typ {
-	case otLong, otValues:
-		return e.gocurlSetopt(opt, param)
-	case otOffT:
-		var v int64
-		switch t := param.(type) {
-		case nil: // resets, as go-curl passes it
-		case int:
-			v = int64(t)
-		case int32:
-			v = int64(t)
-		case int64:
-			v = t
-		case uint64:
-			if t > math.MaxInt64 {
-				return fmt.Errorf("%w: %s: %d does not fit curl_off_t", ErrOptionType, optionName(opt), t)
-			}
-			v = int64(t)
-		default:
-			return optionTypeError(opt, "an integer", param)
-		}
-		return curlErr(C.curlsock_setopt_off_t(p, C.CURLoption(opt), C.curl_off_t(v)))
-	case otString:
-		switch t := param.(type) {
-		case nil:
-			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
-		case string:
-			// libcurl copies string options (all but POSTFIELDS) since
-			// 7.17.0; go-curl kept every copy until Cleanup.
-			cs := C.CString(t)
-			defer C.free(unsafe.Pointer(cs))
-			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), unsafe.Pointer(cs)))
-		case CurlString:
-			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), unsafe.Pointer(t)))
-		}
-		return optionTypeError(opt, "a string", param)
-	case otSlist:
-		return e.setSlist(opt, param)
-	case otBlob:
-		var b []byte
-		switch t := param.(type) {
-		case nil:
-			return curlErr(C.curlsock_setopt_blob(p, C.CURLoption(opt), nil, 0))
-		case []byte:
-			b = t
-		case string:
-			b = []byte(t)
-		default:
-			return optionTypeError(opt, "[]byte", param)
-		}
-		cb := C.CBytes(b)
-		defer C.free(cb)
-		return curlErr(C.curlsock_setopt_blob(p, C.CURLoption(opt), cb, C.size_t(len(b))))
-	case otObject, otCbptr, otFunction:
-		if param == nil {
-			return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
-		}
-		return fmt.Errorf("%w: %s takes a C pointer or callback that curlsock does not support", ErrOptionType, optionName(opt))
-	default:
-		// Not an option of this libcurl: let libcurl say so, with a value
-		// it will not dereference.
-		if opt < C.CURLOPTTYPE_OBJECTPOINT || opt >= C.CURLOPTTYPE_OFF_T && opt < C.CURLOPTTYPE_BLOB {
-			return curlErr(C.curlsock_setopt_long(p, C.CURLoption(opt), 0))
-		}
-		return curlErr(C.curlsock_setopt_ptr(p, C.CURLoption(opt), nil))
-	}
-}
-
 // gocurlSetopt passes an option to go-curl, turning its panics on values it
 // cannot convert into errors.
 func (e *CURL) gocurlSetopt(opt int, param any) (err error) {
@@ -297,7 +138,7 @@ func (e *CURL) setSlist(opt int, param any) error {
 			return CurlError(C.CURLE_OUT_OF_MEMORY)
 		}
 	}
-	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLoption(opt), unsafe.Pointer(list))); err != nil {
+	if err := curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLoption(opt), unsafe.Pointer(list))); err != nil {
 		C.curl_slist_free_all(list)
 		return err
 	}
@@ -341,7 +182,7 @@ func (e *CURL) setPostfields(param any) error {
 	if cs != nil {
 		p = unsafe.Pointer(cs)
 	}
-	if err := curlErr(C.curlsock_setopt_ptr(e.CURL.GetHandle(), C.CURLOPT_POSTFIELDS, p)); err != nil {
+	if err := curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLOPT_POSTFIELDS, p)); err != nil {
 		C.free(unsafe.Pointer(cs))
 		return err
 	}
@@ -388,72 +229,127 @@ func (e *CURL) copyOptions(src *handleReg) error {
 	return nil
 }
 
-// Pause pauses or resumes the transfer's directions (curl_easy_pause).
-// Resuming may deliver buffered data to the write callback at once, so it
-// runs as a curlsock call driving libcurl; on a cleaned-up handle it returns
-// ErrHandleClosed.
-func (e *CURL) Pause(bitmask int) error {
-	if e.reg.isCleaned() {
-		return ErrHandleClosed
+// setByType sets every other option: the few libcurl does not copy, or
+// types as something else than what it takes, then by libcurl's own type.
+func (e *CURL) setByType(opt int, param any) error {
+	switch opt {
+	case C.CURLOPT_SHARE:
+		return e.setShare(param)
+	case OPT_HTTPPOST:
+		if _, ok := param.(*Form); !ok && param != nil {
+			return optionTypeError(opt, "a *Form", param)
+		}
+		return e.gocurlSetopt(opt, param)
+	case OPT_POSTFIELDS:
+		return e.setPostfields(param)
+	case OPT_ERRORBUFFER:
+		return e.setUserErrorBuffer(param)
+	case OPT_COPYPOSTFIELDS:
+		return e.setCopyPostfields(param)
 	}
-	var rc C.CURLcode
-	e.reg.drive(func() { rc = C.curl_easy_pause(e.CURL.GetHandle(), C.int(bitmask)) })
-	e.reg.raise()
-	return curlErr(rc)
+	switch C.curlsock_option_type(C.CURLoption(opt)) {
+	case otLong, otValues:
+		return e.gocurlSetopt(opt, param)
+	case otOffT:
+		return e.setOffT(opt, param)
+	case otString:
+		return e.setStringOption(opt, param)
+	case otSlist:
+		return e.setSlist(opt, param)
+	case otBlob:
+		return e.setBlob(opt, param)
+	case otObject, otCbptr, otFunction:
+		if param == nil {
+			return curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLoption(opt), nil))
+		}
+		return fmt.Errorf("%w: %s takes a C pointer or callback that curlsock does not support", ErrOptionType, optionName(opt))
+	}
+	// Not an option of this libcurl: let libcurl say so, with a value it
+	// will not dereference.
+	if opt < C.CURLOPTTYPE_OBJECTPOINT || opt >= C.CURLOPTTYPE_OFF_T && opt < C.CURLOPTTYPE_BLOB {
+		return curlErr(C.curlsock_setopt_long(e.handle(), C.CURLoption(opt), 0))
+	}
+	return curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLoption(opt), nil))
 }
 
-// Escape URL-encodes s (curl_easy_escape). libcurl ignores the handle
-// (since 7.82.0), so this never touches it, cleaned up or not; embedded NUL
-// bytes are encoded too.
-func (e *CURL) Escape(s string) string {
-	cs := C.CString(s)
+// setCopyPostfields: libcurl types CURLOPT_COPYPOSTFIELDS as an object
+// pointer, but copies the bytes (up to POSTFIELDSIZE if set first, else to
+// the first NUL).
+func (e *CURL) setCopyPostfields(param any) error {
+	var b []byte
+	switch t := param.(type) {
+	case string:
+		b = []byte(t)
+	case []byte:
+		b = t
+	default:
+		return optionTypeError(OPT_COPYPOSTFIELDS, "a string or []byte", param)
+	}
+	cb := C.CBytes(append(b[:len(b):len(b)], 0))
+	defer C.free(cb)
+	return curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLOPT_COPYPOSTFIELDS, cb))
+}
+
+// setOffT sets a curl_off_t option.
+func (e *CURL) setOffT(opt int, param any) error {
+	var v int64
+	switch t := param.(type) {
+	case nil: // resets, as go-curl passes it
+	case int:
+		v = int64(t)
+	case int32:
+		v = int64(t)
+	case int64:
+		v = t
+	case uint64:
+		if t > math.MaxInt64 {
+			return fmt.Errorf("%w: %s: %d does not fit curl_off_t", ErrOptionType, optionName(opt), t)
+		}
+		v = int64(t)
+	default:
+		return optionTypeError(opt, "an integer", param)
+	}
+	return curlErr(C.curlsock_setopt_off_t(e.handle(), C.CURLoption(opt), C.curl_off_t(v)))
+}
+
+// setString sets a string option, or resets it to libcurl's default.
+func (e *CURL) setString(opt C.CURLoption, v string, set bool) error {
+	if !set {
+		return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, nil))
+	}
+	cs := C.CString(v)
 	defer C.free(unsafe.Pointer(cs))
-	out := C.curl_easy_escape(nil, cs, C.int(len(s)))
-	if out == nil {
-		return ""
-	}
-	defer C.curl_free(unsafe.Pointer(out))
-	return C.GoString(out)
+	return curlErr(C.curlsock_setopt_ptr(e.handle(), opt, unsafe.Pointer(cs)))
 }
 
-// Unescape URL-decodes s (curl_easy_unescape), without touching the handle.
-func (e *CURL) Unescape(s string) string {
-	cs := C.CString(s)
-	defer C.free(unsafe.Pointer(cs))
-	n := C.int(0)
-	out := C.curl_easy_unescape(nil, cs, C.int(len(s)), &n)
-	if out == nil {
-		return ""
+// setStringOption sets a string option. libcurl copies them (all but
+// POSTFIELDS) since 7.17.0; go-curl kept every copy until Cleanup.
+func (e *CURL) setStringOption(opt int, param any) error {
+	switch t := param.(type) {
+	case nil:
+		return e.setString(C.CURLoption(opt), "", false)
+	case string:
+		return e.setString(C.CURLoption(opt), t, true)
+	case CurlString:
+		return curlErr(C.curlsock_setopt_ptr(e.handle(), C.CURLoption(opt), unsafe.Pointer(t)))
 	}
-	defer C.curl_free(unsafe.Pointer(out))
-	return C.GoStringN(out, n)
+	return optionTypeError(opt, "a string", param)
 }
 
-// Recv receives raw data on a CONNECT_ONLY connection (curl_easy_recv).
-// go-curl's leaked a C copy of the buffer on every call.
-func (e *CURL) Recv(buffer []byte) (int, error) {
-	if e.reg.isCleaned() {
-		return 0, ErrHandleClosed
+// setBlob sets a blob option; libcurl copies the bytes (CURL_BLOB_COPY).
+func (e *CURL) setBlob(opt int, param any) error {
+	var b []byte
+	switch t := param.(type) {
+	case nil:
+		return curlErr(C.curlsock_setopt_blob(e.handle(), C.CURLoption(opt), nil, 0))
+	case []byte:
+		b = t
+	case string:
+		b = []byte(t)
+	default:
+		return optionTypeError(opt, "[]byte", param)
 	}
-	if len(buffer) == 0 {
-		return 0, nil
-	}
-	n := C.size_t(0)
-	// libcurl writes into the buffer only during the call: a Go slice's
-	// memory may be passed, as it holds no Go pointers.
-	rc := C.curl_easy_recv(e.CURL.GetHandle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
-	return int(n), curlErr(rc)
-}
-
-// Send sends raw data on a CONNECT_ONLY connection (curl_easy_send).
-func (e *CURL) Send(buffer []byte) (int, error) {
-	if e.reg.isCleaned() {
-		return 0, ErrHandleClosed
-	}
-	if len(buffer) == 0 {
-		return 0, nil
-	}
-	n := C.size_t(0)
-	rc := C.curl_easy_send(e.CURL.GetHandle(), unsafe.Pointer(&buffer[0]), C.size_t(len(buffer)), &n)
-	return int(n), curlErr(rc)
+	cb := C.CBytes(b)
+	defer C.free(cb)
+	return curlErr(C.curlsock_setopt_blob(e.handle(), C.CURLoption(opt), cb, C.size_t(len(b))))
 }

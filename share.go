@@ -193,7 +193,7 @@ func (e *CURL) setShare(param any) error {
 	default:
 		return fmt.Errorf("%w: CURLOPT_SHARE takes a *CURLSH, not %T", ErrOptionType, param)
 	}
-	if rc := C.curlsock_easy_set_share(e.CURL.GetHandle(), p); rc != C.CURLE_OK {
+	if rc := C.curlsock_easy_set_share(e.handle(), p); rc != C.CURLE_OK {
 		return CurlError(rc)
 	}
 	return nil
