@@ -98,9 +98,7 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func closerID(e *CURL) uintptr {
-	e.reg.mu.Lock()
-	defer e.reg.mu.Unlock()
-	return e.reg.closer.id
+	return e.reg.settings().closer.id
 }
 
 // vsFloor runs op for b.N operations in batches, each after a batch of bare

@@ -151,11 +151,8 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	if h == nil {
 		return C.CURL_PREREQFUNC_ABORT
 	}
-	var fn PrereqFunc
-	var data any
-	if cb := h.hot.Load(); cb != nil {
-		fn, data = cb.prereq, cb.prereqData
-	}
+	cb := h.settings()
+	fn, data := cb.runPrereq, cb.prereqData
 	h.mu.Lock()
 	var primary, local string
 	if fn != nil {
@@ -233,14 +230,8 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 // no curlsock call drives libcurl on this thread.
 func (h *handleReg) openWith(f *handleReg, sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
 	decodeSockaddr(sa, p)
-	var fn OpenSocketFunc
-	var data any
-	var closer *closeReg
-	var retired []*closeReg
-	named := false
-	if cb := h.hot.Load(); cb != nil {
-		fn, data, closer, retired, named = cb.open, cb.openData, cb.closer, cb.retired, cb.sockopt != nil
-	}
+	cb := h.settings()
+	fn, data, closer, retired, named := cb.runOpen, cb.openData, cb.closer, cb.retired, cb.runSockopt != nil
 	var fd int
 	var err error
 	rec := protect(func() {
@@ -308,11 +299,11 @@ func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int
 }
 
 func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
-	cb := h.hot.Load()
-	if cb == nil || cb.sockopt == nil {
+	cb := h.settings()
+	fn, data := cb.runSockopt, cb.sockoptData
+	if fn == nil {
 		return SOCKOPT_OK
 	}
-	fn, data := cb.sockopt, cb.sockoptData
 	var code int
 	var err error
 	p := protect(func() { code, err = fn(data, fd, purpose) })

@@ -188,10 +188,7 @@ func (e *CURL) Reset() {
 	// Set before, so they cannot fail now but for lack of memory, and then
 	// a handle whose installation failed refuses transfers.
 	_ = e.setErrorBuffer()
-	h.mu.Lock()
-	installed := h.inst != nil
-	h.mu.Unlock()
-	if installed {
+	if h.settings().inst != nil {
 		if err := e.applyInstallation(); err != nil {
 			e.failInstallation(err)
 		}
@@ -219,31 +216,28 @@ func (e *CURL) Duphandle() *CURL {
 	// libcurl copied the original's ids verbatim (dupset in easy.c); nothing
 	// can call them on the copy before install replaces them.
 	src, dst := e.reg, d.reg
+	ss := src.settings()
 	src.mu.Lock()
-	open, openData := src.open, src.openData
-	sockopt, sockoptData := src.sockopt, src.sockoptData
-	prereq, prereqData := src.prereq, src.prereqData
-	closeFn, closeData := src.closeFn, src.closeData
-	inst, gov := src.inst, src.governed
-	opts := src.opts
+	gov, opts := src.governed, src.opts
 	// libcurl would have written both handles' text into the one buffer.
 	userErrBuf := src.detail.user
 	src.mu.Unlock()
 	opts.slists, opts.postfields, opts.postfieldsValue = nil, nil, ""
 	dst.mu.Lock()
 	dst.detail.user = userErrBuf
-	dst.open, dst.openData = open, openData
-	dst.sockopt, dst.sockoptData = sockopt, sockoptData
-	dst.prereq, dst.prereqData = prereq, prereqData
 	dst.governed = gov
-	if inst != nil {
-		// Its own copy: the original's records are of the original's sockets.
-		dst.inst = inst.copyFor(dst)
-	}
 	dst.opts = opts
-	dst.publishLocked()
+	dst.changeLocked(func(s *callbackSettings) {
+		s.open, s.openData = ss.open, ss.openData
+		s.sockopt, s.sockoptData = ss.sockopt, ss.sockoptData
+		s.prereq, s.prereqData = ss.prereq, ss.prereqData
+		if ss.inst != nil {
+			// Its own copy: the original's records are of its own sockets.
+			s.inst = ss.inst.copyFor(dst)
+		}
+	})
 	dst.mu.Unlock()
-	err := d.setCloser(func() { dst.closeFn, dst.closeData = closeFn, closeData })
+	err := d.setCloser(func(s *callbackSettings) { s.closeFn, s.closeData = ss.closeFn, ss.closeData })
 	if err == nil {
 		err = d.installData()
 	}
@@ -262,10 +256,8 @@ func (e *CURL) Duphandle() *CURL {
 // refusal is what a transfer of the handle returns without starting: the
 // error of a failed Sockets.Install, nil if there is none.
 func (h *handleReg) refusal() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.inst != nil {
-		return h.inst.failed
+	if inst := h.settings().inst; inst != nil {
+		return inst.failed
 	}
 	return nil
 }
@@ -281,14 +273,12 @@ func (h *handleReg) isCleaned() bool {
 func (h *handleReg) detach() *closeReg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	old := h.closer
-	h.open, h.openData = nil, nil
-	h.sockopt, h.sockoptData = nil, nil
-	h.prereq, h.prereqData = nil, nil
-	h.closeFn, h.closeData, h.closer = nil, nil, nil
+	old := h.settings().closer
+	// The installation stays (Reset sets it again), and so do the
+	// registrations a transfer may still hold.
+	h.changeLocked(func(s *callbackSettings) { *s = callbackSettings{inst: s.inst, retired: s.retired} })
 	h.governed = governed{}
 	h.detail.user = nil // libcurl forgets CURLOPT_ERRORBUFFER too
-	h.publishLocked()
 	h.lastFD = -1
 	// The C memory is freed by freeOptions, once libcurl is done with it.
 	slists, post := h.opts.slists, h.opts.postfields

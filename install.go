@@ -37,18 +37,12 @@ type optValue struct {
 
 // hasOpenFunc reports whether the handle has an open-socket callback of its own.
 func (h *handleReg) hasOpenFunc() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.open != nil
+	return h.settings().open != nil
 }
 
 // setInstallation makes st the handle's installation, replacing any other.
 func (e *CURL) setInstallation(st *socketsState) error {
-	h := e.reg
-	h.mu.Lock()
-	h.inst = st
-	h.publishLocked()
-	h.mu.Unlock()
+	e.reg.change(func(s *callbackSettings) { s.inst = st })
 	return e.applyInstallation()
 }
 
@@ -58,10 +52,7 @@ func (e *CURL) setInstallation(st *socketsState) error {
 func (e *CURL) failInstallation(err error) {
 	h := e.reg
 	st := &socketsState{handle: h.seq, failed: fmt.Errorf("%w: %w", ErrInstallFailed, err), protocols: []string{}}
-	h.mu.Lock()
-	h.inst = st
-	h.publishLocked()
-	h.mu.Unlock()
+	h.change(func(s *callbackSettings) { s.inst = st })
 	// Perform and AddHandle refuse by themselves; these make libcurl refuse
 	// too, should it be driven behind curlsock's back (go-curl's multi).
 	_ = e.applyInstallation()
@@ -76,10 +67,7 @@ func (e *CURL) Uninstall() error {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
-	h.mu.Lock()
-	h.inst = nil
-	h.publishLocked()
-	h.mu.Unlock()
+	h.change(func(s *callbackSettings) { s.inst = nil })
 	return e.applyInstallation()
 }
 
@@ -87,7 +75,7 @@ func (e *CURL) Uninstall() error {
 // installation: the trampolines with the composed callbacks (setCloser
 // installs them), the protocols and the proxy.
 func (e *CURL) applyInstallation() error {
-	if err := e.setCloser(func() {}); err != nil {
+	if err := e.setCloser(func(*callbackSettings) {}); err != nil {
 		return err
 	}
 	return e.applyGoverned(govAll)
@@ -110,12 +98,12 @@ func (e *CURL) applyGoverned(which governedOpts) error {
 	h := e.reg
 	h.mu.Lock()
 	g := h.governed
+	h.mu.Unlock()
 	var protocols []string
 	guarded := false
-	if h.inst != nil {
-		protocols, guarded = h.inst.protocols, h.inst.Guard != nil
+	if inst := h.settings().inst; inst != nil {
+		protocols, guarded = inst.protocols, inst.Guard != nil
 	}
-	h.mu.Unlock()
 	if which&govProtocols != 0 {
 		if err := e.setProtocols(C.CURLOPT_PROTOCOLS_STR, protocols, g.protocols); err != nil {
 			return err
@@ -234,9 +222,7 @@ func (e *CURL) setGoverned(opt int, param any) (bool, error) {
 		return false, nil
 	}
 	h := e.reg
-	h.mu.Lock()
-	inst := h.inst
-	h.mu.Unlock()
+	inst := h.settings().inst
 	if opt != OPT_PROXY && inst != nil && inst.protocols != nil && v.set {
 		for _, p := range protocolSet(v.value) {
 			if !slices.Contains(inst.protocols, p) {

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // Why a hand-made table and not runtime/cgo.Handle: libcurl keeps calling a
@@ -28,20 +26,12 @@ type handleReg struct {
 	kind regKind
 	ptr  uintptr // the CURL * it belongs to (easy handles only)
 
-	mu          sync.Mutex
-	open        OpenSocketFunc
-	openData    any
-	sockopt     SockoptFunc
-	sockoptData any
-	prereq      PrereqFunc
-	prereqData  any
-	prereqIPs   [2]string // the last primary and local IP, reused while libcurl repeats them
-	closeFn     CloseSocketFunc
-	closeData   any
-	closer      *closeReg                    // the registration set as CLOSESOCKETDATA, nil without a close function
-	hot         atomic.Pointer[hotCallbacks] // what the callbacks read, lock-free
-	inst        *socketsState                // the Sockets installation, nil without one
-	governed    governed                     // the user's values of options inst also sets
+	mu sync.Mutex
+	// set is the handle's callback settings: the callbacks read it without
+	// a lock; it changes only under mu (changeLocked).
+	set       atomic.Pointer[callbackSettings]
+	prereqIPs [2]string // the last primary and local IP, reused while libcurl repeats them
+	governed  governed  // the user's values of options an installation also sets
 	// While this handle is the frame (the curlsock call driving libcurl on
 	// some thread), the last socket opened in it and its destination, to
 	// name it in a sockopt error: libcurl calls sockopt right after open, on
@@ -60,39 +50,58 @@ type handleReg struct {
 	panicVal   any
 	cleaned    bool
 	performing bool
-	multi      *CURLM      // the curlsock multi the handle is in
-	retired    []*closeReg // replaced while a transfer was under way
-	deferred   []*CURL     // cleaned up from callbacks of this frame's call
+	multi      *CURLM  // the curlsock multi the handle is in
+	deferred   []*CURL // cleaned up from callbacks of this frame's call
 	opts       optionState
 	detail     errorDetail // libcurl's error buffer (easy handles only)
 }
 
-// hotCallbacks is an immutable snapshot of a handle's callback settings,
-// republished on every change: the user's callbacks composed with the
-// Sockets installation's, if any.
-type hotCallbacks struct {
+// callbackSettings are a handle's socket callbacks as the user set them,
+// its Sockets installation and its close-socket registrations, with what
+// the trampolines run: the user's callbacks composed with the installation's.
+// Immutable once published.
+type callbackSettings struct {
 	open        OpenSocketFunc
 	openData    any
 	sockopt     SockoptFunc
 	sockoptData any
 	prereq      PrereqFunc
 	prereqData  any
-	closer      *closeReg
-	retired     []*closeReg // setCloser's, while a transfer may still hold them
+	closeFn     CloseSocketFunc
+	closeData   any
+	inst        *socketsState // the Sockets installation, nil without one
+	closer      *closeReg     // set as CLOSESOCKETDATA, nil without a close function
+	retired     []*closeReg   // replaced while a transfer was under way: setCloser
+
+	runOpen    OpenSocketFunc
+	runSockopt SockoptFunc
+	runPrereq  PrereqFunc
 }
 
-// publishLocked republishes the snapshot; h.mu must be held.
-func (h *handleReg) publishLocked() {
-	hc := &hotCallbacks{open: h.open, openData: h.openData, sockopt: h.sockopt, sockoptData: h.sockoptData,
-		prereq: h.prereq, prereqData: h.prereqData, closer: h.closer, retired: h.retired}
-	if st := h.inst; st != nil {
-		hc.open = st.openFunc(h.open)
-		hc.sockopt = st.sockoptFunc(h.sockopt)
+// settings returns the handle's published callback settings.
+func (h *handleReg) settings() *callbackSettings { return h.set.Load() }
+
+// changeLocked publishes a copy of the settings that f changed, composed
+// anew; h.mu must be held.
+func (h *handleReg) changeLocked(f func(s *callbackSettings)) {
+	s := *h.set.Load()
+	f(&s)
+	s.runOpen, s.runSockopt, s.runPrereq = s.open, s.sockopt, s.prereq
+	if st := s.inst; st != nil {
+		s.runOpen = st.openFunc(s.open)
+		s.runSockopt = st.sockoptFunc(s.sockopt)
 		if st.checksPrereq() {
-			hc.prereq = st.prereqFunc(h.prereq)
+			s.runPrereq = st.prereqFunc(s.prereq)
 		}
 	}
-	h.hot.Store(hc)
+	h.set.Store(&s)
+}
+
+// change is changeLocked taking h.mu.
+func (h *handleReg) change(f func(s *callbackSettings)) {
+	h.mu.Lock()
+	h.changeLocked(f)
+	h.mu.Unlock()
 }
 
 type regKind int
@@ -118,49 +127,6 @@ type closeReg struct {
 	sockets   int  // open sockets charged to it
 }
 
-// fdEntry records a socket handed to libcurl while a close-socket callback was
-// set. libcurl 7.88.x closes some sockets with plain close() (Happy Eyeballs
-// losers, attempts abandoned on timeout; fixed in 8.2.0 by PR #11439), and
-// the number is reused at once, so an entry also carries the socket's
-// identity: a sweep drops entries whose fd no longer is that socket.
-//
-// On libcurl ≥ 8.2 only rare error paths still bypass the callback (an FTP
-// listen socket whose setup failed; the FD_CLOEXEC failure of 8.17–8.18), so
-// the identity of a socket curlsock itself just created is not taken when it
-// is charged, which would cost a syscall per connection: the next sweep
-// learns it, and meanwhile a number charged again is released all the same.
-type fdEntry struct {
-	closer   *closeReg
-	known    bool // dev and ino are set
-	dev, ino uint64
-	// also: the registrations retired by setCloser while a transfer was
-	// under way, when the socket was opened. Its connection may have been
-	// created before the change and then closes the socket with one of
-	// their ids, so they live as long as the socket does.
-	also []*closeReg
-}
-
-// eagerIdentity: libcurl closes sockets behind curlsock's back on its normal
-// paths, so an entry's identity must be taken before the number can be reused.
-var eagerIdentity = versionNum < 0x080200
-
-// registry holds every registration. The id lookups that each callback makes
-// read the idTables without a lock: the mutex serialises changes and the
-// socket accounting only.
-var registry = struct {
-	sync.Mutex
-	seq     uint64 // numbers easy handles for people: ids are reused
-	handles idTable[handleReg, *handleReg]
-	closers idTable[closeReg, *closeReg]
-	byPtr   map[uintptr]*handleReg
-	fds     map[int]fdEntry
-	sweepAt int
-}{
-	byPtr:   map[uintptr]*handleReg{},
-	fds:     map[int]fdEntry{},
-	sweepAt: 64,
-}
-
 // handleFor returns the registration of the easy handle at ptr, creating it
 // on first use (created).
 func handleFor(ptr uintptr) (h *handleReg, created bool) {
@@ -174,6 +140,7 @@ func handleFor(ptr uintptr) (h *handleReg, created bool) {
 	registry.seq++
 	h = &handleReg{id: registry.handles.alloc(), seq: registry.seq, kind: kindEasy, ptr: ptr}
 	h.lastFD = -1
+	h.set.Store(&callbackSettings{})
 	registry.handles.set(h.id, h)
 	registry.byPtr[ptr] = h
 	return h, true
@@ -185,6 +152,7 @@ func newFrameReg(kind regKind) *handleReg {
 	defer registry.Unlock()
 	h := &handleReg{id: registry.handles.alloc(), kind: kind}
 	h.lastFD = -1
+	h.set.Store(&callbackSettings{})
 	registry.handles.set(h.id, h)
 	return h
 }
@@ -234,96 +202,6 @@ func unsetCloser(c *closeReg) {
 func maybeFreeLocked(c *closeReg) {
 	if c != nil && !c.handleRef && c.sockets == 0 {
 		registry.closers.release(c.id)
-	}
-}
-
-// chargeFD records that fd, just handed to libcurl, will be closed through a
-// close-socket callback, and keeps c alive until then. st is fd's identity, or
-// nil if it was not taken. A number already in the table was closed behind
-// our back and reused: that entry is released.
-func chargeFD(fd int, st *unix.Stat_t, c *closeReg, also []*closeReg) {
-	e := fdEntry{closer: c, also: also}
-	if st != nil {
-		e.known, e.dev, e.ino = true, st.Dev, st.Ino
-	}
-	registry.Lock()
-	defer registry.Unlock()
-	if old, ok := registry.fds[fd]; ok {
-		releaseLocked(old)
-	}
-	registry.fds[fd] = e
-	c.sockets++
-	for _, r := range also {
-		r.sockets++
-	}
-	if len(registry.fds) >= registry.sweepAt {
-		sweepLocked()
-		// Amortized: a sweep costs one fstat per tracked socket.
-		registry.sweepAt = 2*len(registry.fds) + 64
-	}
-}
-
-// socketStat fills st with the identity of fd, an open-socket callback's
-// result, or returns an error if fd is not an open socket.
-func socketStat(fd int, st *unix.Stat_t) error {
-	if err := unix.Fstat(fd, st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return unix.ENOTSOCK
-	}
-	return nil
-}
-
-// takeFD removes fd from the table before it is closed, so that a new socket
-// that gets the same number on another thread is never mistaken for it.
-func takeFD(fd int) (fdEntry, bool) {
-	registry.Lock()
-	e, ok := registry.fds[fd]
-	if ok {
-		delete(registry.fds, fd)
-	}
-	registry.Unlock()
-	return e, ok
-}
-
-// releaseFD drops the charge of a socket taken with takeFD, once closed.
-func releaseFD(e fdEntry) {
-	registry.Lock()
-	releaseLocked(e)
-	registry.Unlock()
-}
-
-func releaseLocked(e fdEntry) {
-	e.closer.sockets--
-	maybeFreeLocked(e.closer)
-	for _, r := range e.also {
-		r.sockets--
-		maybeFreeLocked(r)
-	}
-}
-
-// isSame reports whether fd still is the socket e recorded. Without a
-// recorded identity, any open socket is taken for it.
-func (e fdEntry) isSame(fd int) bool {
-	var st unix.Stat_t
-	if socketStat(fd, &st) != nil {
-		return false
-	}
-	return !e.known || st.Dev == e.dev && st.Ino == e.ino
-}
-
-func sweepLocked() {
-	for fd, e := range registry.fds {
-		var st unix.Stat_t
-		switch {
-		case socketStat(fd, &st) != nil || e.known && (st.Dev != e.dev || st.Ino != e.ino):
-			delete(registry.fds, fd)
-			releaseLocked(e)
-		case !e.known:
-			e.known, e.dev, e.ino = true, st.Dev, st.Ino
-			registry.fds[fd] = e
-		}
 	}
 }
 

@@ -5,7 +5,10 @@ package curl
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Setopt, by option kind: socket callbacks, data callbacks, the options a
 // Sockets installation governs (install.go), and every other option by
@@ -55,42 +58,32 @@ func (e *CURL) setSocketCallback(opt int, param any) (bool, error) {
 			return true, err
 		}
 		h.mu.Lock()
-		if fn != nil && h.inst != nil && h.inst.Dialer != nil {
+		if inst := h.settings().inst; fn != nil && inst != nil && inst.Dialer != nil {
 			h.mu.Unlock()
 			return true, fmt.Errorf("%w: the handle's Sockets.Dialer makes its sockets; an open-socket callback cannot too", ErrInstallConflict)
 		}
-		h.open = fn
-		h.publishLocked()
+		h.changeLocked(func(s *callbackSettings) { s.open = fn })
 		h.mu.Unlock()
 	case OPT_OPENSOCKETDATA:
-		h.mu.Lock()
-		h.openData = param
-		h.publishLocked()
-		h.mu.Unlock()
+		h.change(func(s *callbackSettings) { s.openData = param })
 		return true, nil
 	case OPT_SOCKOPTFUNCTION:
 		fn, err := asSockoptFunc(param)
 		if err != nil {
 			return true, err
 		}
-		h.mu.Lock()
-		h.sockopt = fn
-		h.publishLocked()
-		h.mu.Unlock()
+		h.change(func(s *callbackSettings) { s.sockopt = fn })
 	case OPT_SOCKOPTDATA:
-		h.mu.Lock()
-		h.sockoptData = param
-		h.publishLocked()
-		h.mu.Unlock()
+		h.change(func(s *callbackSettings) { s.sockoptData = param })
 		return true, nil
 	case OPT_CLOSESOCKETFUNCTION:
 		fn, err := asCloseSocketFunc(param)
 		if err != nil {
 			return true, err
 		}
-		return true, e.setCloser(func() { h.closeFn = fn })
+		return true, e.setCloser(func(s *callbackSettings) { s.closeFn = fn })
 	case OPT_CLOSESOCKETDATA:
-		return true, e.setCloser(func() { h.closeData = param })
+		return true, e.setCloser(func(s *callbackSettings) { s.closeData = param })
 	case C.CURLOPT_PREREQFUNCTION:
 		var fn PrereqFunc
 		switch f := param.(type) {
@@ -102,15 +95,9 @@ func (e *CURL) setSocketCallback(opt int, param any) (bool, error) {
 		default:
 			return true, fmt.Errorf("%w: CURLOPT_PREREQFUNCTION takes a PrereqFunc, not %T", ErrOptionType, param)
 		}
-		h.mu.Lock()
-		h.prereq = fn
-		h.publishLocked()
-		h.mu.Unlock()
+		h.change(func(s *callbackSettings) { s.prereq = fn })
 	case C.CURLOPT_PREREQDATA:
-		h.mu.Lock()
-		h.prereqData = param
-		h.publishLocked()
-		h.mu.Unlock()
+		h.change(func(s *callbackSettings) { s.prereqData = param })
 		return true, nil
 	default:
 		return false, nil
@@ -121,27 +108,30 @@ func (e *CURL) setSocketCallback(opt int, param any) (bool, error) {
 // setCloser applies change to the close-socket settings. libcurl copies the
 // function and its data into each connection it creates, so a change never
 // mutates the registration those connections hold: it makes a new one.
-func (e *CURL) setCloser(change func()) error {
+func (e *CURL) setCloser(change func(s *callbackSettings)) error {
 	h := e.reg
+	var old *closeReg
+	busy := false
 	h.mu.Lock()
-	change()
-	old := h.closer
-	h.closer = nil
-	switch {
-	case h.inst != nil:
-		h.closer = newCloseReg(h.inst.closeFunc(h.closeFn), h.closeData, h.id)
-	case h.closeFn != nil:
-		h.closer = newCloseReg(h.closeFn, h.closeData, h.id)
-	}
-	// A transfer under way (in a multi, or a callback changing the option
-	// mid-Perform) may have created a connection that holds the old id but
-	// has no socket yet: keep the old registration until it is idle, and
-	// as long as any socket opened meanwhile (chargeFD's also).
-	busy := old != nil && (h.multi != nil || h.performing)
-	if busy {
-		h.retired = append(h.retired, old)
-	}
-	h.publishLocked()
+	h.changeLocked(func(s *callbackSettings) {
+		change(s)
+		old, s.closer = s.closer, nil
+		switch {
+		case s.inst != nil:
+			s.closer = newCloseReg(s.inst.closeFunc(s.closeFn), s.closeData, h.id)
+		case s.closeFn != nil:
+			s.closer = newCloseReg(s.closeFn, s.closeData, h.id)
+		}
+		// A transfer under way (in a multi, or a callback changing the
+		// option mid-Perform) may have created a connection that holds the
+		// old id but has no socket yet: keep the old registration until it
+		// is idle, and as long as any socket opened meanwhile (chargeFD's
+		// also).
+		busy = old != nil && (h.multi != nil || h.performing)
+		if busy {
+			s.retired = append(slices.Clip(s.retired), old)
+		}
+	})
 	h.mu.Unlock()
 	err := e.install()
 	if !busy {
@@ -153,11 +143,10 @@ func (e *CURL) setCloser(change func()) error {
 // releaseRetired drops the registrations kept by setCloser, once no transfer
 // of the handle is under way.
 func (h *handleReg) releaseRetired() {
+	var retired []*closeReg
 	h.mu.Lock()
-	retired := h.retired
-	h.retired = nil
-	if retired != nil {
-		h.publishLocked()
+	if len(h.settings().retired) > 0 {
+		h.changeLocked(func(s *callbackSettings) { retired, s.retired = s.retired, nil })
 	}
 	h.mu.Unlock()
 	for _, c := range retired {
@@ -172,16 +161,14 @@ func (h *handleReg) releaseRetired() {
 // opened for.
 func (e *CURL) install() error {
 	h := e.reg
-	h.mu.Lock()
-	installed := h.inst != nil
-	open := h.open != nil || h.sockopt != nil || h.closeFn != nil || installed
-	sockopt := h.sockopt != nil || installed
-	prereq := h.prereq != nil || installed && h.inst.checksPrereq()
+	s := h.settings()
+	open := s.runOpen != nil || s.runSockopt != nil || s.closer != nil
+	sockopt := s.runSockopt != nil
+	prereq := s.runPrereq != nil
 	var closeID uintptr
-	if h.closer != nil {
-		closeID = h.closer.id
+	if s.closer != nil {
+		closeID = s.closer.id
 	}
-	h.mu.Unlock()
 	p := e.handle()
 	var ids [3]uintptr
 	if open {
