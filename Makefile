@@ -8,7 +8,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 CURL8_PREFIX ?= $(CURDIR)/.curl8
 TESTFLAGS ?= -race -count=1
 
-.PHONY: all deps test test-curl8 test-asan test-cgocheck vet demo
+.PHONY: all deps test test-curl8 test-asan test-cgocheck vet lint demo
 
 all: test
 
@@ -29,6 +29,13 @@ deps:
 
 vet: deps
 	$(GO) vet ./...
+
+# gofmt and staticcheck (pinned: a new release's new checks must not fail an
+# unchanged tree), clean on every package.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:" $$out; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
 
 # The suite against the system's libcurl (Debian 12: 7.88.1).
 test: vet

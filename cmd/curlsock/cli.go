@@ -134,9 +134,7 @@ func fetch(o *options, stdin io.Reader, stdout, stderr io.Writer, extraControl [
 	if o.trace {
 		s.Trace = curl.NewTrace(stderr)
 	}
-	for _, f := range extraControl {
-		s.Control = append(s.Control, f)
-	}
+	s.Control = append(s.Control, extraControl...)
 
 	var werr error
 	type setopt struct {
