@@ -81,7 +81,7 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 	p := protect(func() { ok = fn(buf, data) })
 	switch {
 	case p.panicked:
-		recordPanic(uintptr(frame), h, p.value)
+		recordPanic(uintptr(frame), &h.frame, p.value)
 		return 0
 	case ok:
 		return n
@@ -107,7 +107,7 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 	p := protect(func() { got = fn(buf, data) })
 	switch {
 	case p.panicked:
-		recordPanic(uintptr(frame), h, p.value)
+		recordPanic(uintptr(frame), &h.frame, p.value)
 		return C.CURL_READFUNC_ABORT
 	case got == C.CURL_READFUNC_ABORT || got == C.CURL_READFUNC_PAUSE:
 		return C.size_t(got)
@@ -136,7 +136,7 @@ func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double,
 	var ok bool
 	p := protect(func() { ok = fn(float64(dltotal), float64(dlnow), float64(ultotal), float64(ulnow), data) })
 	if p.panicked {
-		recordPanic(uintptr(frame), h, p.value)
+		recordPanic(uintptr(frame), &h.frame, p.value)
 		return 1
 	}
 	if ok {
@@ -166,7 +166,7 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 	var err error
 	p := protect(func() { err = fn(data, primary, local, int(primaryPort), int(localPort)) })
 	if p.panicked {
-		recordPanic(uintptr(frame), h, p.value)
+		recordPanic(uintptr(frame), &h.frame, p.value)
 		return C.CURL_PREREQFUNC_ABORT
 	}
 	if err != nil {
@@ -210,9 +210,9 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	// own methods); libcurl may also be driven with no curlsock call at all
 	// (go-curl's multi, a handle copied with go-curl's Duphandle). Then the
 	// pool. No defer: nothing below panics, protect recovers the callback's.
-	f := h
+	f := &h.frame
 	if frame != h.id {
-		f = lookupHandle(frame)
+		f = lookupFrame(frame)
 	}
 	if f != nil && !f.saBusy {
 		f.saBusy = true
@@ -226,9 +226,9 @@ func (h *handleReg) openSocket(purpose SockType, p *C.struct_curl_sockaddr, fram
 	return fd
 }
 
-// openWith runs h's open-socket callback; f is the frame's handle, nil when
+// openWith runs h's open-socket callback; f is the frame, nil when
 // no curlsock call drives libcurl on this thread.
-func (h *handleReg) openWith(f *handleReg, sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
+func (h *handleReg) openWith(f *frame, sa *Sockaddr, purpose SockType, p *C.struct_curl_sockaddr, frame uintptr) int {
 	decodeSockaddr(sa, p)
 	cb := h.settings()
 	fn, data, closer, retired, named := cb.runOpen, cb.openData, cb.closer, cb.retired, cb.runSockopt != nil
@@ -245,7 +245,7 @@ func (h *handleReg) openWith(f *handleReg, sa *Sockaddr, purpose SockType, p *C.
 	})
 	switch {
 	case rec.panicked:
-		recordPanic(frame, h, rec.value)
+		recordPanic(frame, &h.frame, rec.value)
 		return SOCKET_BAD
 	case err != nil:
 		// As everywhere in Go, a result that comes with an error means
@@ -308,7 +308,7 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	var err error
 	p := protect(func() { code, err = fn(data, fd, purpose) })
 	if p.panicked {
-		recordPanic(frame, h, p.value)
+		recordPanic(frame, &h.frame, p.value)
 		return SOCKOPT_ERROR
 	}
 	switch {
@@ -326,13 +326,13 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	default:
 		err = fmt.Errorf("%w: %d", ErrInvalidSockopt, code)
 	}
-	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: addrOf(lookupHandle(frame), fd), Err: err})
+	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: addrOf(lookupFrame(frame), fd), Err: err})
 	return SOCKOPT_ERROR
 }
 
 // addrOf names the destination of fd for an error message: the address it
 // was opened for in frame f, or its peer (an accepted socket).
-func addrOf(f *handleReg, fd int) string {
+func addrOf(f *frame, fd int) string {
 	if f != nil && f.lastFD == fd {
 		return (&Sockaddr{Addr: f.lastAddr, Path: f.lastPath}).String()
 	}
@@ -375,7 +375,7 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 	var err error
 	p := protect(func() { err = c.fn(c.data, fd) })
 	if p.panicked {
-		recordPanic(frame, lookupHandle(c.owner), p.value)
+		recordPanic(frame, lookupFrame(c.owner), p.value)
 	}
 	if p.panicked && tracked && entry.isSame(fd) {
 		// The callback died before closing: close it for libcurl. If fd is
@@ -404,9 +404,6 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 const maxErrs = 64
 
 func (h *handleReg) addErr(e *CallbackError) {
-	if h.kind != kindEasy {
-		return // multi and share frames have no transfer to report to
-	}
 	h.mu.Lock()
 	if len(h.errs) < maxErrs {
 		h.errs = append(h.errs, e)

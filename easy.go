@@ -129,7 +129,7 @@ func (e *CURL) Cleanup() {
 	if done {
 		return
 	}
-	if currentFrame() == h {
+	if currentFrame() == &h.frame {
 		C.curlsock_frame_poison()
 	}
 	if e.cleanup() {

@@ -1,8 +1,6 @@
 package curl
 
 import (
-	"sync"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -36,23 +34,6 @@ type fdEntry struct {
 // eagerIdentity: libcurl closes sockets behind curlsock's back on its normal
 // paths, so an entry's identity must be taken before the number can be reused.
 var eagerIdentity = versionNum < 0x080200
-
-// registry holds every registration. The id lookups that each callback makes
-// read the idTables without a lock: the mutex serialises changes and the
-// socket accounting only.
-var registry = struct {
-	sync.Mutex
-	seq     uint64 // numbers easy handles for people: ids are reused
-	handles idTable[handleReg, *handleReg]
-	closers idTable[closeReg, *closeReg]
-	byPtr   map[uintptr]*handleReg
-	fds     map[int]fdEntry
-	sweepAt int
-}{
-	byPtr:   map[uintptr]*handleReg{},
-	fds:     map[int]fdEntry{},
-	sweepAt: 64,
-}
 
 // chargeFD records that fd, just handed to libcurl, will be closed through a
 // close-socket callback, and keeps c alive until then. st is fd's identity, or

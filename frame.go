@@ -23,8 +23,8 @@ import (
 
 // drive runs f, a call into libcurl, as a frame: callbacks that libcurl runs
 // on this thread during f report panics to h.
-func (h *handleReg) drive(f func()) {
-	h.frame(f)
+func (h *frame) drive(f func()) {
+	h.enter(f)
 	// Handles cleaned up from callbacks during f, now that libcurl has
 	// returned; inside an outer frame, cleanup hands them on to it.
 	h.mu.Lock()
@@ -41,7 +41,7 @@ func (h *handleReg) drive(f func()) {
 	}
 }
 
-func (h *handleReg) frame(f func()) {
+func (h *frame) enter(f func()) {
 	// The frame lives in a C thread-local: f's cgo call must run on the
 	// thread that recorded it.
 	runtime.LockOSThread()
@@ -56,9 +56,9 @@ func (h *handleReg) frame(f func()) {
 // currentFrame returns the frame of the curlsock call that is driving
 // libcurl on this thread: non-nil only inside a libcurl callback, where the
 // goroutine is locked to the thread.
-func currentFrame() *handleReg {
+func currentFrame() *frame {
 	if id := uintptr(C.curlsock_frame_current()); id != 0 {
-		return lookupHandle(id)
+		return lookupFrame(id)
 	}
 	return nil
 }
@@ -93,11 +93,11 @@ func protect(f func()) (p recovered) {
 // multi) there is no such call: the panic goes to the handle that set the
 // callback, whose next curlsock call raises it, and nothing is disabled, as
 // nothing would ever enable it again.
-func recordPanic(frame uintptr, owner *handleReg, v any) {
+func recordPanic(frameID uintptr, owner *frame, v any) {
 	target := owner
-	if frame != 0 {
+	if frameID != 0 {
 		C.curlsock_frame_poison()
-		if f := lookupHandle(frame); f != nil {
+		if f := lookupFrame(frameID); f != nil {
 			target = f
 		}
 	}
@@ -110,7 +110,7 @@ func recordPanic(frame uintptr, owner *handleReg, v any) {
 
 // keepPanic records v for h's next raise, unless a panic is already kept:
 // the first one is raised.
-func (h *handleReg) keepPanic(v any) {
+func (h *frame) keepPanic(v any) {
 	h.mu.Lock()
 	if !h.panicked {
 		h.panicked, h.panicVal = true, v
@@ -119,13 +119,13 @@ func (h *handleReg) keepPanic(v any) {
 }
 
 // raise raises again a panic recovered in a callback.
-func (h *handleReg) raise() {
+func (h *frame) raise() {
 	if p, v := h.takePanic(); p {
 		panic(v)
 	}
 }
 
-func (h *handleReg) takePanic() (bool, any) {
+func (h *frame) takePanic() (bool, any) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p, v := h.panicked, h.panicVal

@@ -43,7 +43,7 @@ type CurlMultiMsg = gocurl.CurlMultiMsg
 // RemoveHandle, Cleanup) raise again any panic of a socket callback they ran.
 type CURLM struct {
 	handle unsafe.Pointer
-	reg    *handleReg
+	frame  *frame
 
 	mu     sync.Mutex
 	easies map[unsafe.Pointer]*CURL // added and not yet removed
@@ -63,7 +63,7 @@ func MultiInit() *CURLM {
 	if p == nil {
 		return nil
 	}
-	return &CURLM{handle: unsafe.Pointer(p), reg: newFrameReg(kindMulti), easies: map[unsafe.Pointer]*CURL{}}
+	return &CURLM{handle: unsafe.Pointer(p), frame: newFrame(kindMulti), easies: map[unsafe.Pointer]*CURL{}}
 }
 
 func multiErr(rc C.CURLMcode) error {
@@ -93,22 +93,22 @@ func (m *CURLM) Cleanup() error {
 		return nil
 	}
 	var rc C.CURLMcode
-	m.reg.drive(func() { rc = C.curl_multi_cleanup(p) })
+	m.frame.drive(func() { rc = C.curl_multi_cleanup(p) })
 	if rc != C.CURLM_OK {
 		// libcurl refused (CURLM_RECURSIVE_API_CALL from inside one of the
 		// multi's callbacks): the multi lives on, and so must its state.
 		m.mu.Lock()
 		m.handle, m.easies = p, easies
 		m.mu.Unlock()
-		m.reg.raise()
+		m.frame.raise()
 		return multiErr(rc)
 	}
 	for _, e := range easies {
 		e.reg.setMulti(nil)
 		e.reg.releaseRetired()
 	}
-	forgetHandle(m.reg)
-	m.reg.raise()
+	forgetFrame(m.frame)
+	m.frame.raise()
 	return nil
 }
 
@@ -120,8 +120,8 @@ func (m *CURLM) Perform() (int, error) {
 	}
 	running := C.int(-1)
 	var rc C.CURLMcode
-	m.reg.drive(func() { rc = C.curl_multi_perform(m.handle, &running) })
-	m.reg.raise()
+	m.frame.drive(func() { rc = C.curl_multi_perform(m.handle, &running) })
+	m.frame.raise()
 	return int(running), multiErr(rc)
 }
 
@@ -145,14 +145,14 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	// so that a callback's panic is raised by AddHandle and a Cleanup from
 	// it waits until libcurl has returned.
 	var rc C.CURLMcode
-	m.reg.drive(func() { rc = C.curl_multi_add_handle(m.handle, p) })
+	m.frame.drive(func() { rc = C.curl_multi_add_handle(m.handle, p) })
 	if rc == C.CURLM_OK && !e.reg.isCleaned() {
 		m.mu.Lock()
 		m.easies[p] = e
 		m.mu.Unlock()
 		e.reg.setMulti(m)
 	}
-	m.reg.raise()
+	m.frame.raise()
 	if rc == C.CURLM_OK && e.reg.isCleaned() {
 		return ErrHandleClosed
 	}
@@ -170,7 +170,7 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 	}
 	p := e.handle()
 	var rc C.CURLMcode
-	m.reg.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
+	m.frame.drive(func() { rc = C.curl_multi_remove_handle(m.handle, p) })
 	if rc != C.CURLM_RECURSIVE_API_CALL {
 		// Unless refused from inside a callback, the handle is out.
 		if m.forget(p) {
@@ -179,7 +179,7 @@ func (m *CURLM) RemoveHandle(e *CURL) error {
 		e.reg.setMulti(nil)
 		e.reg.releaseRetired()
 	}
-	m.reg.raise()
+	m.frame.raise()
 	return multiErr(rc)
 }
 

@@ -15,45 +15,56 @@ import (
 // that reuses its slot. And a lookup is two loads, where cgo.Handle's and a
 // sync.Map's hash an interface: it runs in every callback.
 
+// frame is the registration of a curlsock call that drives libcurl: Perform,
+// Cleanup, a multi's or share's calls (see frame.go). Its id is what the C
+// side records as the thread's frame. An easy handle's frame is part of its
+// registration and has the same id; multi and share handles have only one.
+type frame struct {
+	id   uintptr
+	kind regKind    // for Registrations
+	easy *handleReg // the easy handle whose frame this is, nil for a multi's or share's
+
+	mu       sync.Mutex // guards the frame's fields and, for an easy handle, handleReg's
+	panicked bool
+	panicVal any
+	deferred []*CURL // cleaned up from callbacks of this frame's call
+	// While this frame is driving libcurl on some thread, the last socket
+	// opened in it and its destination, to name it in a sockopt error:
+	// libcurl calls sockopt right after open, on the same thread. Only that
+	// thread touches them, as libcurl drives a handle on one thread at a
+	// time: no atomics on the path of every connection. Not the callback's
+	// own handle: go-curl's Duphandle copies the ids, and two threads may run
+	// callbacks of one id at once.
+	lastFD   int
+	lastAddr netip.AddrPort
+	lastPath string
+	// Handed to open-socket callbacks while this is the frame: see openSocket.
+	sa     Sockaddr
+	saBusy bool
+}
+
+func (f *frame) regID() uintptr { return f.id }
+
 // handleReg is the registration of an easy handle: libcurl gets its id as
 // OPENSOCKETDATA and SOCKOPTDATA (both callbacks take their clientp from the
 // transfer that is connecting), and it is the frame of the curlsock calls
-// that drive the handle. Multi and share handles have one too, used only as
-// the frame of their calls.
+// that drive the handle.
 type handleReg struct {
-	id   uintptr
-	seq  uint64 // 1 for the first easy handle, 2 for the next...
-	kind regKind
-	ptr  uintptr // the CURL * it belongs to (easy handles only)
+	frame
+	seq uint64  // 1 for the first easy handle, 2 for the next...
+	ptr uintptr // the CURL * it belongs to
 
-	mu sync.Mutex
 	// set is the handle's callback settings: the callbacks read it without
 	// a lock; it changes only under mu (changeLocked).
-	set       atomic.Pointer[callbackSettings]
-	prereqIPs [2]string // the last primary and local IP, reused while libcurl repeats them
-	governed  governed  // the user's values of options an installation also sets
-	// While this handle is the frame (the curlsock call driving libcurl on
-	// some thread), the last socket opened in it and its destination, to
-	// name it in a sockopt error: libcurl calls sockopt right after open, on
-	// the same thread. Only that thread touches them, as libcurl drives a
-	// handle on one thread at a time: no atomics on the path of every
-	// connection. Not the callback's own handle: go-curl's Duphandle copies
-	// the ids, and two threads may run callbacks of one id at once.
-	lastFD int
-	// Handed to open-socket callbacks while this is the frame: see openSocket.
-	sa         Sockaddr
-	saBusy     bool
-	lastAddr   netip.AddrPort
-	lastPath   string
+	set        atomic.Pointer[callbackSettings]
+	prereqIPs  [2]string // the last primary and local IP, reused while libcurl repeats them
+	governed   governed  // the user's values of options an installation also sets
 	errs       []*CallbackError
-	panicked   bool
-	panicVal   any
 	cleaned    bool
 	performing bool
-	multi      *CURLM  // the curlsock multi the handle is in
-	deferred   []*CURL // cleaned up from callbacks of this frame's call
+	multi      *CURLM // the curlsock multi the handle is in
 	opts       optionState
-	detail     errorDetail // libcurl's error buffer (easy handles only)
+	detail     errorDetail // libcurl's error buffer
 }
 
 // callbackSettings are a handle's socket callbacks as the user set them,
@@ -120,11 +131,28 @@ type closeReg struct {
 	id    uintptr
 	fn    CloseSocketFunc
 	data  any
-	owner uintptr // the handle that set it: where panics go when no frame is active
+	owner uintptr // the id of the handle that set it: where panics go when no frame is active
 
 	// Guarded by registry.mu.
 	handleRef bool // still set on its handle
 	sockets   int  // open sockets charged to it
+}
+
+// registry holds every registration. The id lookups that each callback makes
+// read the idTables without a lock: the mutex serialises changes and the
+// socket accounting only.
+var registry = struct {
+	sync.Mutex
+	seq     uint64                 // numbers easy handles for people: ids are reused
+	frames  idTable[frame, *frame] // easy handles' too, by their id
+	closers idTable[closeReg, *closeReg]
+	byPtr   map[uintptr]*handleReg
+	fds     map[int]fdEntry
+	sweepAt int
+}{
+	byPtr:   map[uintptr]*handleReg{},
+	fds:     map[int]fdEntry{},
+	sweepAt: 64,
 }
 
 // handleFor returns the registration of the easy handle at ptr, creating it
@@ -138,45 +166,53 @@ func handleFor(ptr uintptr) (h *handleReg, created bool) {
 	// byPtr forgets a handle before libcurl frees it (forgetPtr), so an
 	// address reused by malloc never finds a dead registration.
 	registry.seq++
-	h = &handleReg{id: registry.handles.alloc(), seq: registry.seq, kind: kindEasy, ptr: ptr}
-	h.lastFD = -1
+	h = &handleReg{seq: registry.seq, ptr: ptr}
+	h.frame = frame{id: registry.frames.alloc(), kind: kindEasy, easy: h, lastFD: -1}
 	h.set.Store(&callbackSettings{})
-	registry.handles.set(h.id, h)
+	registry.frames.set(h.id, &h.frame)
 	registry.byPtr[ptr] = h
 	return h, true
 }
 
-// newFrameReg registers a multi or share handle's frame.
-func newFrameReg(kind regKind) *handleReg {
+// newFrame registers a multi or share handle's frame.
+func newFrame(kind regKind) *frame {
 	registry.Lock()
 	defer registry.Unlock()
-	h := &handleReg{id: registry.handles.alloc(), kind: kind}
-	h.lastFD = -1
-	h.set.Store(&callbackSettings{})
-	registry.handles.set(h.id, h)
-	return h
+	f := &frame{id: registry.frames.alloc(), kind: kind, lastFD: -1}
+	registry.frames.set(f.id, f)
+	return f
 }
 
-func lookupHandle(id uintptr) *handleReg { return registry.handles.lookup(id) }
-func lookupCloser(id uintptr) *closeReg  { return registry.closers.lookup(id) }
+func lookupFrame(id uintptr) *frame     { return registry.frames.lookup(id) }
+func lookupCloser(id uintptr) *closeReg { return registry.closers.lookup(id) }
 
-func (h *handleReg) regID() uintptr { return h.id }
-func (c *closeReg) regID() uintptr  { return c.id }
+// lookupHandle returns the easy handle registered as id, nil if there is
+// none (or id is a multi's or share's frame).
+func lookupHandle(id uintptr) *handleReg {
+	if f := registry.frames.lookup(id); f != nil {
+		return f.easy
+	}
+	return nil
+}
+
+func (c *closeReg) regID() uintptr { return c.id }
 
 func forgetPtr(h *handleReg) {
 	registry.Lock()
-	if h.kind == kindEasy && registry.byPtr[h.ptr] == h {
+	if registry.byPtr[h.ptr] == h {
 		delete(registry.byPtr, h.ptr)
 	}
 	registry.Unlock()
 }
 
 func forgetHandle(h *handleReg) {
+	forgetPtr(h)
+	forgetFrame(&h.frame)
+}
+
+func forgetFrame(f *frame) {
 	registry.Lock()
-	if h.kind == kindEasy && registry.byPtr[h.ptr] == h {
-		delete(registry.byPtr, h.ptr)
-	}
-	registry.handles.release(h.id)
+	registry.frames.release(f.id)
 	registry.Unlock()
 }
 
@@ -234,8 +270,8 @@ func Registrations() RegistrationStats {
 	defer registry.Unlock()
 	sweepLocked()
 	st := RegistrationStats{CloseCallbacks: registry.closers.live, Sockets: len(registry.fds)}
-	registry.handles.each(func(h *handleReg) {
-		switch h.kind {
+	registry.frames.each(func(f *frame) {
+		switch f.kind {
 		case kindEasy:
 			st.Handles++
 		case kindMulti:

@@ -87,7 +87,7 @@ type CURLSH struct {
 	mu     sync.Mutex
 	handle unsafe.Pointer
 	locks  *C.curlsock_share_locks // C memory
-	reg    *handleReg
+	frame  *frame
 }
 
 // ShareInit creates a share handle; nil if libcurl cannot.
@@ -97,7 +97,7 @@ func ShareInit() *CURLSH {
 	if p == nil {
 		return nil
 	}
-	return &CURLSH{handle: unsafe.Pointer(p), locks: locks, reg: newFrameReg(kindShare)}
+	return &CURLSH{handle: unsafe.Pointer(p), locks: locks, frame: newFrame(kindShare)}
 }
 
 func shareErr(rc C.CURLSHcode) error {
@@ -161,19 +161,19 @@ func (sh *CURLSH) Cleanup() error {
 		return nil
 	}
 	var rc C.CURLSHcode
-	sh.reg.drive(func() { rc = C.curl_share_cleanup(p) })
+	sh.frame.drive(func() { rc = C.curl_share_cleanup(p) })
 	if rc == C.CURLSHE_OK {
 		C.curlsock_share_locks_free(locks)
 		sh.mu.Lock()
 		sh.locks = nil
 		sh.mu.Unlock()
-		forgetHandle(sh.reg)
+		forgetFrame(sh.frame)
 	} else {
 		sh.mu.Lock()
 		sh.handle = p
 		sh.mu.Unlock()
 	}
-	sh.reg.raise()
+	sh.frame.raise()
 	return shareErr(rc)
 }
 
