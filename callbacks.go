@@ -30,7 +30,7 @@ func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr,
 	if h == nil {
 		var sa Sockaddr
 		decodeSockaddr(&sa, addr)
-		unattributed(uintptr(frame), &CallbackError{Callback: "opensocket", Purpose: SockType(purpose), FD: -1, Addr: sa.String(), Err: ErrUnattributed})
+		unattributed(uintptr(frame), &CallbackError{Callback: CallbackOpenSocket, Purpose: SockType(purpose), FD: -1, Addr: sa.String(), Err: ErrUnattributed})
 		return C.CURL_SOCKET_BAD
 	}
 	return C.curl_socket_t(h.openSocket(SockType(purpose), addr, uintptr(frame)))
@@ -40,7 +40,7 @@ func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr,
 func curlsockGoSockopt(id C.uintptr_t, fd C.curl_socket_t, purpose C.int, frame C.uintptr_t) C.int {
 	h := lookupHandle(uintptr(id))
 	if h == nil {
-		unattributed(uintptr(frame), &CallbackError{Callback: "sockopt", Purpose: SockType(purpose), FD: int(fd), Err: ErrUnattributed})
+		unattributed(uintptr(frame), &CallbackError{Callback: CallbackSockopt, Purpose: SockType(purpose), FD: int(fd), Err: ErrUnattributed})
 		return C.CURL_SOCKOPT_ERROR
 	}
 	return C.int(h.sockoptSocket(int(fd), SockType(purpose), uintptr(frame)))
@@ -112,7 +112,7 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 	case got == C.CURL_READFUNC_ABORT || got == C.CURL_READFUNC_PAUSE:
 		return C.size_t(got)
 	case got < 0 || got > len(buf):
-		h.addErr(&CallbackError{Callback: "read", FD: -1, Err: fmt.Errorf("%w: read callback returned %d for a %d-byte buffer", ErrInvalidResult, got, len(buf))})
+		h.addErr(&CallbackError{Callback: CallbackRead, FD: -1, Err: fmt.Errorf("%w: read callback returned %d for a %d-byte buffer", ErrInvalidResult, got, len(buf))})
 		return C.CURL_READFUNC_ABORT
 	}
 	if got > 0 {
@@ -174,7 +174,7 @@ func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, l
 		if primaryPort != 0 {
 			addr = net.JoinHostPort(primary, strconv.Itoa(int(primaryPort)))
 		}
-		h.addErr(&CallbackError{Callback: "prereq", FD: -1, Addr: addr, Err: err})
+		h.addErr(&CallbackError{Callback: CallbackPrereq, FD: -1, Addr: addr, Err: err})
 		return C.CURL_PREREQFUNC_ABORT
 	}
 	return C.CURL_PREREQFUNC_OK
@@ -294,7 +294,7 @@ func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int
 	if fd >= 0 {
 		unix.Close(fd)
 	}
-	h.addErr(&CallbackError{Callback: "opensocket", Purpose: purpose, FD: -1, Addr: sa.String(), Err: err})
+	h.addErr(&CallbackError{Callback: CallbackOpenSocket, Purpose: purpose, FD: -1, Addr: sa.String(), Err: err})
 	return SOCKET_BAD
 }
 
@@ -326,7 +326,7 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	default:
 		err = fmt.Errorf("%w: %d", ErrInvalidSockopt, code)
 	}
-	h.addErr(&CallbackError{Callback: "sockopt", Purpose: purpose, FD: fd, Addr: addrOf(lookupFrame(frame), fd), Err: err})
+	h.addErr(&CallbackError{Callback: CallbackSockopt, Purpose: purpose, FD: fd, Addr: addrOf(lookupFrame(frame), fd), Err: err})
 	return SOCKOPT_ERROR
 }
 
@@ -394,7 +394,7 @@ func closeSocket(id uintptr, fd int, frame uintptr) {
 	}
 	if err != nil && frame != 0 {
 		if f := lookupHandle(frame); f != nil {
-			f.addErr(&CallbackError{Callback: "closesocket", Purpose: SOCKTYPE_IPCXN, FD: fd, Err: err})
+			f.addErr(&CallbackError{Callback: CallbackCloseSocket, Purpose: SOCKTYPE_IPCXN, FD: fd, Err: err})
 		}
 	}
 }

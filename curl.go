@@ -171,9 +171,21 @@ var (
 	ErrUnattributed = errors.New("curlsock: callback registration not found")
 )
 
+// CallbackName names the callback a CallbackError comes from.
+type CallbackName string
+
+// The callbacks whose failures a transfer reports.
+const (
+	CallbackOpenSocket  CallbackName = "opensocket"  // CURLOPT_OPENSOCKETFUNCTION
+	CallbackSockopt     CallbackName = "sockopt"     // CURLOPT_SOCKOPTFUNCTION
+	CallbackCloseSocket CallbackName = "closesocket" // CURLOPT_CLOSESOCKETFUNCTION
+	CallbackPrereq      CallbackName = "prereq"      // CURLOPT_PREREQFUNCTION
+	CallbackRead        CallbackName = "read"        // CURLOPT_READFUNCTION: an impossible result
+)
+
 // CallbackError is one failed callback during a transfer.
 type CallbackError struct {
-	Callback string   // "opensocket", "sockopt" or "closesocket"
+	Callback CallbackName
 	Purpose  SockType // the socket's purpose
 	FD       int      // the socket, or -1 when none was opened
 	Addr     string   // the destination as libcurl gave it, "" when unknown
@@ -182,7 +194,7 @@ type CallbackError struct {
 
 func (e *CallbackError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Callback)
+	b.WriteString(string(e.Callback))
 	if e.Addr != "" {
 		b.WriteString(" " + e.Addr)
 	}

@@ -32,7 +32,7 @@ const (
 	idPageBits = 8
 	idPageSize = 1 << idPageBits
 	idGenShift = unsafe.Sizeof(uintptr(0)) * 4
-	idSlotMask = 1<<idGenShift - 1
+	idSlotMask = (1 << idGenShift) - 1
 )
 
 type idPage[E any] [idPageSize]atomic.Pointer[E]
@@ -43,7 +43,8 @@ func (t *idTable[E, P]) alloc() uintptr {
 	if n := len(t.free); n > 0 {
 		old := t.free[n-1]
 		t.free = t.free[:n-1]
-		return (old>>idGenShift+1)<<idGenShift | old&idSlotMask
+		// The next generation of the same slot.
+		return ((old>>idGenShift)+1)<<idGenShift | (old & idSlotMask)
 	}
 	t.slots++
 	var pages []*idPage[E]
