@@ -2,8 +2,6 @@ package curl
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"testing"
 
 	"github.com/curlsock/curlsock/internal/cbench"
@@ -193,7 +191,7 @@ func TestCloseSocketDataChangedBeforeOpen(t *testing.T) {
 // must still release what it kept for that socket.
 func TestCloseSocketConnectTimeout(t *testing.T) {
 	noLeaks(t)
-	addr := blackHole(t)
+	addr := blackHole(t, "tcp4", 0)
 	var rec recorder
 	e, _ := newEasy(t)
 	rec.install(t, e)
@@ -214,29 +212,4 @@ func TestCloseSocketConnectTimeout(t *testing.T) {
 	if r := Registrations(); r.Sockets != 0 {
 		t.Fatalf("%d sockets still accounted after libcurl closed them", r.Sockets)
 	}
-}
-
-// blackHole returns a loopback address whose connects neither succeed nor
-// fail: a listener with a full accept queue, so the kernel drops new SYNs.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	must(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	must(t, unix.Listen(fd, 0))
-	sa, err := unix.Getsockname(fd)
-	must(t, err)
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
-	// Fill the queue (backlog 0 admits one) with connections nobody accepts.
-	for range 2 {
-		c, err := net.DialTimeout("tcp4", addr, 100*1e6)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -13,29 +12,6 @@ import (
 	gocurl "github.com/andelf/go-curl"
 	"github.com/google/go-cmp/cmp"
 )
-
-// TestMain checks, after the whole suite, that no test left a registration
-// alive or a file descriptor open.
-func TestMain(m *testing.M) {
-	// The runtime's network poller opens its fds on first use: not a leak.
-	if ln, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-	before := openFDs()
-	code := m.Run()
-	if code == 0 {
-		runtime.GC()
-		if got := Registrations(); got != (RegistrationStats{}) {
-			fmt.Fprintf(os.Stderr, "registrations left after the suite: %+v\n", got)
-			code = 1
-		}
-		if d := fdDiff(before); d != "" {
-			fmt.Fprintf(os.Stderr, "fds left open after the suite: %s\n", d)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
 
 func TestVersionLine(t *testing.T) {
 	t.Logf("libcurl %s (%s)", versionString(), gocurl.Version())
@@ -291,7 +267,7 @@ func TestPanicInEachCallback(t *testing.T) {
 			_, port, _ := net.SplitHostPort(srv.Addr)
 			must(t, e.Setopt(OPT_RESOLVE, []string{"two.test:" + port + ":127.0.0.1,127.0.0.1"}))
 			must(t, e.Setopt(OPT_URL, "http://two.test:"+port+"/"))
-			got := capturePanic(func() { e.Perform() })
+			got, _ := capturedPanic(func() { e.Perform() })
 			if got != want {
 				t.Fatalf("recovered %#v, want the callback's own value %#v", got, want)
 			}
@@ -307,12 +283,6 @@ func TestPanicInEachCallback(t *testing.T) {
 	}
 }
 
-func capturePanic(f func()) (v any) {
-	defer func() { v = recover() }()
-	f()
-	return nil
-}
-
 // A panic in a close-socket callback during Cleanup is raised from Cleanup,
 // and the socket is still closed.
 func TestPanicInCloseDuringCleanup(t *testing.T) {
@@ -323,7 +293,7 @@ func TestPanicInCloseDuringCleanup(t *testing.T) {
 	must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { return true }))
 	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(any, int) error { panic("boom") }))
 	must(t, e.Perform())
-	if got := capturePanic(e.Cleanup); got != "boom" {
+	if got, _ := capturedPanic(e.Cleanup); got != "boom" {
 		t.Fatalf("Cleanup raised %#v, want \"boom\"", got)
 	}
 }
@@ -475,7 +445,7 @@ func TestPanicBehindCurlsocksBack(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	must(t, m.RemoveHandle(e.CURL))
-	if got := capturePanic(func() { e.Setopt(OPT_VERBOSE, 0) }); got != "behind the back" {
+	if got, _ := capturedPanic(func() { e.Setopt(OPT_VERBOSE, 0) }); got != "behind the back" {
 		t.Fatalf("next call raised %#v", got)
 	}
 	runMulti(t, m, e.CURL)

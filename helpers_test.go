@@ -6,9 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,29 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// TestMain checks, after the whole suite, that no test left a registration
+// alive or a file descriptor open.
+func TestMain(m *testing.M) {
+	// The runtime's network poller opens its fds on first use: not a leak.
+	if ln, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+	before := openFDs()
+	code := m.Run()
+	if code == 0 {
+		runtime.GC()
+		if got := Registrations(); got != (RegistrationStats{}) {
+			fmt.Fprintf(os.Stderr, "registrations left after the suite: %+v\n", got)
+			code = 1
+		}
+		if d := fdDiff(before); d != "" {
+			fmt.Fprintf(os.Stderr, "fds left open after the suite: %s\n", d)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // testServer is an HTTP server on loopback (IPv4, IPv6) or a unix socket that
 // records every connection it accepts.
@@ -266,4 +292,56 @@ func noLeaks(t *testing.T) {
 			t.Errorf("registrations: %+v, want %+v", got, regs)
 		}
 	})
+}
+
+// blackHole returns a loopback address ("tcp4": 127.0.0.1, "tcp6": [::1])
+// whose connects neither succeed nor fail: a listener with a full accept
+// queue, so the kernel drops new SYNs. port 0 picks one; "" if the family's
+// loopback is missing or the port is taken.
+func blackHole(t *testing.T, network string, port int) string {
+	t.Helper()
+	family, sa, host := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}), "127.0.0.1"
+	if network == "tcp6" {
+		family, sa, host = unix.AF_INET6, &unix.SockaddrInet6{Port: port, Addr: netip.IPv6Loopback().As16()}, "::1"
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	if family == unix.AF_INET6 {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+	}
+	if unix.Bind(fd, sa) != nil || unix.Listen(fd, 0) != nil {
+		unix.Close(fd)
+		return ""
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	bound, err := unix.Getsockname(fd)
+	must(t, err)
+	switch b := bound.(type) {
+	case *unix.SockaddrInet4:
+		port = b.Port
+	case *unix.SockaddrInet6:
+		port = b.Port
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	// Fill the queue (backlog 0 admits one) with connections nobody accepts.
+	for range 2 {
+		c, err := net.DialTimeout(network, addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return addr
+}
+
+// capturedPanic runs f and returns the value it panicked with and whether it
+// panicked at all (a nil value alone cannot tell under GODEBUG=panicnil=1).
+func capturedPanic(f func()) (v any, panicked bool) {
+	panicked = true
+	defer func() { v = recover() }()
+	f()
+	panicked = false
+	return nil, false
 }

@@ -139,16 +139,6 @@ func installHostile(t *testing.T, e *CURL, kind string, act func()) *bytes.Buffe
 	return body
 }
 
-// capturedPanic runs f and returns the value it panicked with and whether it
-// panicked at all (a nil value alone cannot tell under GODEBUG=panicnil=1).
-func capturedPanic(f func()) (v any, panicked bool) {
-	panicked = true
-	defer func() { v = recover() }()
-	f()
-	panicked = false
-	return nil, false
-}
-
 // ---------------------------------------------------------------------------
 // Garbage from the open-socket callback.
 

@@ -121,7 +121,7 @@ func TestMultiPanic(t *testing.T) {
 	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(any, SockType, *Sockaddr) (int, error) { panic("in multi") }))
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
 	must(t, m.AddHandle(e))
-	got := capturePanic(func() {
+	got, _ := capturedPanic(func() {
 		for range 1000 {
 			if n, _ := m.Perform(); n == 0 {
 				return
@@ -295,7 +295,7 @@ func TestMultiAddHandleClosesCachedConnection(t *testing.T) {
 			must(t, e.Perform())
 			armed = true
 			var err error
-			got := capturePanic(func() { err = m.AddHandle(e) })
+			got, _ := capturedPanic(func() { err = m.AddHandle(e) })
 			armed = false
 			switch {
 			case ran == 0:
@@ -315,7 +315,7 @@ func TestMultiAddHandleClosesCachedConnection(t *testing.T) {
 			case got != "close in AddHandle":
 				t.Fatalf("AddHandle raised %#v", got)
 			}
-			if p := capturePanic(func() { e.Setopt(OPT_VERBOSE, 0) }); p != nil {
+			if p, panicked := capturedPanic(func() { e.Setopt(OPT_VERBOSE, 0) }); panicked {
 				t.Fatalf("a later Setopt raised %#v", p)
 			}
 			must(t, m.RemoveHandle(e))

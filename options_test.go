@@ -274,7 +274,7 @@ func TestDataCallbackPanics(t *testing.T) {
 				must(t, e.Setopt(OPT_NOPROGRESS, false))
 				must(t, e.Setopt(OPT_PROGRESSFUNCTION, func(_, _, _, _ float64, _ any) bool { panic(kind) }))
 			}
-			if got := capturePanic(func() { e.Perform() }); got != kind {
+			if got, _ := capturedPanic(func() { e.Perform() }); got != kind {
 				t.Fatalf("Perform raised %#v, want %q", got, kind)
 			}
 			must(t, e.Setopt(OPT_UPLOAD, 0))

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -174,31 +173,6 @@ func stressEasy(body *bytes.Buffer) (*CURL, error) {
 	return e, nil
 }
 
-// blackHole6 is blackHole on [::1]:port, or "" if IPv6 loopback is missing
-// or the port is taken.
-func blackHole6(t *testing.T, port int) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ""
-	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
-	if unix.Bind(fd, &unix.SockaddrInet6{Port: port, Addr: netip.IPv6Loopback().As16()}) != nil || unix.Listen(fd, 0) != nil {
-		unix.Close(fd)
-		return ""
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	addr := fmt.Sprintf("[::1]:%d", port)
-	for range 2 {
-		c, err := net.DialTimeout("tcp6", addr, 100*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr
-}
-
 func stressSize(t *testing.T) (g, n int, budget time.Duration) {
 	g, n, budget = 8, 50, 3*time.Minute
 	if testing.Short() {
@@ -255,12 +229,12 @@ func TestStress(t *testing.T) {
 		srv:      srv,
 		tls:      tlsSrv,
 		refused:  fmt.Sprintf("127.0.0.1:%d", closedPort(t)),
-		hole:     blackHole(t),
+		hole:     blackHole(t, "tcp4", 0),
 		guard:    NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")), WithPorts(srvPort)),
 		deadline: time.Now().Add(budget),
 	}
 	env.acct = &stressAcct{open: map[stressSock]string{}, silentOK: map[string]string{env.hole: "connect timeout"}}
-	if hole6 := blackHole6(t, int(srvPort)); hole6 != "" {
+	if hole6 := blackHole(t, "tcp6", int(srvPort)); hole6 != "" {
 		env.heName = fmt.Sprintf("he.test:%d:[::1],127.0.0.1", srvPort)
 		env.acct.silentOK[hole6] = "Happy Eyeballs loser"
 	} else {
