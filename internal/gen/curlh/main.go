@@ -10,9 +10,8 @@
 // The constants are plain numbers, not C.xxx references, so that package
 // curl still builds against an older libcurl that lacks some of them; using
 // such an option or value then fails at run time with libcurl's own error.
-// The values are computed from the header text and then checked against
-// what the C compiler makes of the same headers; any disagreement fails
-// generation.
+// Names and values come from the C compiler ($CC, default gcc) on the same
+// headers: see cc.go.
 //
 // Names go-curl already has, and names curlsock's hand-written files
 // declare, are left out, after checking that they stand for the same
@@ -22,7 +21,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -149,9 +147,8 @@ func main() {
 	dir := flag.String("dir", ".", "directory of package curl")
 	out := flag.String("o", "zz_curlh.go", "output file, relative to -dir; - for stdout")
 	inc := flag.String("include", "", "directory holding curl/curl.h (default: from pkg-config libcurl, else /usr/include and the multiarch directory)")
-	verify := flag.Bool("verify", true, "check every value against the C compiler ($CC, default gcc)")
 	flag.Parse()
-	if err := run(*dir, genutil.OutputPath(*dir, *out), *inc, *verify); err != nil {
+	if err := run(*dir, genutil.OutputPath(*dir, *out), *inc); err != nil {
 		fmt.Fprintln(os.Stderr, "curlh:", err)
 		os.Exit(1)
 	}
@@ -161,44 +158,37 @@ type constant struct {
 	cName, goName string
 	pf            *prefix
 	value         int64
-	aliasOf       string   // for #define CURLOPT_OLD CURLOPT_NEW
-	deprecated    []string // version, message
-	order         int
+	aliasOf       string // for #define CURLOPT_OLD CURLOPT_NEW
+	since, msg    string // deprecated since libcurl version since
 }
 
-func run(dir, out, inc string, verify bool) error {
+func run(dir, out, inc string) error {
 	if inc == "" {
 		var err error
 		if inc, err = findInclude(); err != nil {
 			return err
 		}
 	}
-	p := newCPP()
-	for _, h := range []string{"curl.h", "multi.h"} {
-		src, err := os.ReadFile(filepath.Join(inc, "curl", h))
-		if err != nil {
-			return err
-		}
-		if err := p.Feed(h, string(src)); err != nil {
-			return err
-		}
-	}
-	if err := p.ReadEnums(); err != nil {
-		return err
-	}
-	version, err := libcurlVersion(inc)
+	tmp, err := os.MkdirTemp("", "curlh-")
 	if err != nil {
 		return err
 	}
-
-	all, err := collect(p)
+	defer os.RemoveAll(tmp)
+	macros, enums, err := readHeaders(tmp, inc)
 	if err != nil {
 		return err
 	}
-	if verify {
-		if err := verifyWithCC(inc, p, all); err != nil {
-			return err
-		}
+	version, err := strconv.Unquote(macros["LIBCURL_VERSION"].body)
+	if err != nil {
+		return fmt.Errorf("LIBCURL_VERSION %q: %v", macros["LIBCURL_VERSION"].body, err)
+	}
+	values, err := probe(tmp, inc, candidates(macros, enums))
+	if err != nil {
+		return err
+	}
+	all, err := collect(macros, enums, values)
+	if err != nil {
+		return err
 	}
 
 	mod, err := genutil.FindGoCurl(dir)
@@ -235,7 +225,7 @@ func run(dir, out, inc string, verify bool) error {
 		if inGoCurl || byHandName {
 			// Left out as declared already, which is only right if that
 			// declaration is this very libcurl constant.
-			if ref, ok := refs[c.goName]; ok && !sameConstant(p, ref, c) {
+			if ref, ok := refs[c.goName]; ok && !sameConstant(macros, ref, c) {
 				as := "C." + ref.cName
 				if ref.cName == "" {
 					as = ref.lit.String()
@@ -319,9 +309,9 @@ func declRefs(pkg *genutil.Package) map[string]declRef {
 }
 
 // sameConstant reports whether an existing declaration stands for c.
-func sameConstant(p *cpp, r declRef, c constant) bool {
+func sameConstant(macros map[string]macro, r declRef, c constant) bool {
 	if r.cName != "" {
-		return p.canonical(r.cName) == p.canonical(c.cName)
+		return canonical(macros, r.cName) == canonical(macros, c.cName)
 	}
 	v := c.value
 	if c.pf.mask32 {
@@ -345,28 +335,66 @@ func prefixOf(name string) *prefix {
 
 func hasPrefix(name string) bool { return prefixOf(name) != nil }
 
-// collect evaluates every enumerator and object-like macro with one of the
-// prefixes. A macro wins over an enumerator of the same name, as in C.
-func collect(p *cpp) ([]constant, error) {
-	byName := map[string]constant{}
-	for _, e := range p.enums {
-		if !hasPrefix(e.Name) {
-			continue
+// canonical follows name through macros that only rename another name
+// (#define CURLAUTH_GSSAPI CURLAUTH_NEGOTIATE).
+func canonical(macros map[string]macro, name string) string {
+	for seen := 0; seen < 100; seen++ {
+		m, ok := macros[name]
+		if !ok || m.funcLike || !isIdent(m.body) {
+			break
 		}
-		c := constant{cName: e.Name, value: e.Value, deprecated: e.Deprecated, order: e.order}
-		byName[e.Name] = c
+		name = m.body
 	}
-	for name, m := range p.macros {
-		if !hasPrefix(name) || m.funcLike {
+	return name
+}
+
+// candidates lists the enumerators and object-like macros with one of the
+// prefixes, for the probe to evaluate.
+func candidates(macros map[string]macro, enums []enumerator) []string {
+	seen := map[string]bool{}
+	for _, e := range enums {
+		seen[e.name] = hasPrefix(e.name)
+	}
+	for name, m := range macros {
+		seen[name] = hasPrefix(name) && !m.funcLike && m.body != ""
+	}
+	var names []string
+	for name, ok := range seen {
+		if ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// collect makes a constant of every enumerator and object-like macro with
+// one of the prefixes that values (the probe's) has. A macro wins over an
+// enumerator of the same name, as in C.
+func collect(macros map[string]macro, enums []enumerator, values map[string]int64) ([]constant, error) {
+	byName := map[string]constant{}
+	for _, e := range enums {
+		v, ok := values[e.name]
+		if !ok || !hasPrefix(e.name) {
 			continue
 		}
-		v, err := p.Value(name)
-		if err != nil {
-			return nil, fmt.Errorf("#define %s %s: %v", name, joinToks(m.body), err)
+		c := constant{cName: e.name, value: v}
+		if e.deprecated {
+			var err error
+			if c.since, c.msg, err = deprecation(e); err != nil {
+				return nil, err
+			}
 		}
-		c := constant{cName: name, value: v, order: m.order}
-		if len(m.body) == 1 && m.body[0].kind == tIdent {
-			c.aliasOf = m.body[0].text
+		byName[e.name] = c
+	}
+	for name, m := range macros {
+		v, ok := values[name]
+		if !ok || !hasPrefix(name) || m.funcLike {
+			continue
+		}
+		c := constant{cName: name, value: v}
+		if isIdent(m.body) {
+			c.aliasOf = m.body
 		}
 		byName[name] = c
 	}
@@ -385,7 +413,7 @@ func collect(p *cpp) ([]constant, error) {
 	}
 	if len(dups) > 0 {
 		sort.Strings(dups)
-		return nil, fmt.Errorf("Go name clashes:\n\t%s", strings.Join(dups, "\n\t"))
+		return nil, fmt.Errorf("two libcurl names for one Go name:\n\t%s", strings.Join(dups, "\n\t"))
 	}
 	sort.Slice(all, func(i, j int) bool {
 		a, b := all[i], all[j]
@@ -475,15 +503,10 @@ func note(c constant) string {
 	switch {
 	case c.aliasOf != "":
 		return " // = " + c.aliasOf
-	case len(c.deprecated) == 2:
-		msg, err := strconv.Unquote(c.deprecated[1])
-		if err != nil {
-			msg = c.deprecated[1]
-		}
-		if msg == "" {
-			return " // Deprecated since " + c.deprecated[0]
-		}
-		return fmt.Sprintf(" // Deprecated since %s: %s", c.deprecated[0], msg)
+	case c.since != "" && c.msg == "":
+		return " // Deprecated since " + c.since
+	case c.since != "":
+		return fmt.Sprintf(" // Deprecated since %s: %s", c.since, c.msg)
 	}
 	return ""
 }
@@ -512,120 +535,4 @@ func findInclude() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("curl/curl.h not found in %s; use -include", strings.Join(dirs, ", "))
-}
-
-var versionRE = regexp.MustCompile(`(?m)^#define\s+LIBCURL_VERSION\s+"([^"]+)"`)
-
-func libcurlVersion(inc string) (string, error) {
-	src, err := os.ReadFile(filepath.Join(inc, "curl", "curlver.h"))
-	if err != nil {
-		return "", err
-	}
-	m := versionRE.FindSubmatch(src)
-	if m == nil {
-		return "", fmt.Errorf("no LIBCURL_VERSION in curlver.h")
-	}
-	return string(m[1]), nil
-}
-
-func ccCommand() []string {
-	if cc := strings.Fields(os.Getenv("CC")); len(cc) > 0 {
-		return cc
-	}
-	return []string{"gcc"}
-}
-
-// verifyWithCC compiles and runs a C program printing every constant, and
-// asks the preprocessor for its list of macros, so that a header construct
-// this generator misreads fails generation instead of shipping a wrong
-// option number.
-func verifyWithCC(inc string, p *cpp, all []constant) error {
-	tmp, err := os.MkdirTemp("", "curlh-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	cc := ccCommand()
-
-	// Macro names: a conditional this generator evaluated differently
-	// from the compiler shows up as a missing or extra name.
-	hdr := filepath.Join(tmp, "h.c")
-	if err := os.WriteFile(hdr, []byte("#include <curl/curl.h>\n#include <curl/multi.h>\n"), 0o644); err != nil {
-		return err
-	}
-	cmd := exec.Command(cc[0], append(cc[1:], "-I"+inc, "-E", "-dM", hdr)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("%s -E -dM: %v", strings.Join(cc, " "), err)
-	}
-	ccMacros := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "#define" && hasPrefix(f[1]) && !strings.Contains(f[1], "(") {
-			ccMacros[f[1]] = true
-		}
-	}
-	var problems []string
-	for name := range ccMacros {
-		if m, ok := p.macros[name]; !ok || m.funcLike {
-			problems = append(problems, "the compiler defines macro "+name+", the generator does not")
-		}
-	}
-	for name, m := range p.macros {
-		if hasPrefix(name) && !m.funcLike && !ccMacros[name] {
-			problems = append(problems, "the generator defines macro "+name+", the compiler does not")
-		}
-	}
-
-	var src strings.Builder
-	src.WriteString("#include <stdio.h>\n#include <curl/curl.h>\n#include <curl/multi.h>\nint main(void) {\n")
-	for _, c := range all {
-		fmt.Fprintf(&src, "\tprintf(\"%%s %%lld\\n\", \"%s\", (long long)(%s));\n", c.cName, c.cName)
-	}
-	src.WriteString("\treturn 0;\n}\n")
-	prog := filepath.Join(tmp, "v.c")
-	if err := os.WriteFile(prog, []byte(src.String()), 0o644); err != nil {
-		return err
-	}
-	bin := filepath.Join(tmp, "v")
-	// -w: deprecated enumerators warn on every use, which is noise here.
-	cmd = exec.Command(cc[0], append(cc[1:], "-w", "-I"+inc, "-o", bin, prog)...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("compiling the check program: %v", err)
-	}
-	out, err = exec.Command(bin).Output()
-	if err != nil {
-		return fmt.Errorf("running the check program: %v", err)
-	}
-	got := map[string]int64{}
-	sc = bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("check program printed %q", sc.Text())
-		}
-		got[f[0]] = v
-	}
-	for _, c := range all {
-		v, ok := got[c.cName]
-		switch {
-		case !ok:
-			problems = append(problems, c.cName+": not printed by the check program")
-		case v != c.value:
-			problems = append(problems, fmt.Sprintf("%s: generator computed %d, the compiler says %d", c.cName, c.value, v))
-		}
-	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return fmt.Errorf("values disagree with %s on the headers in %s:\n\t%s", cc[0], inc, strings.Join(problems, "\n\t"))
-	}
-	fmt.Fprintf(os.Stderr, "curlh: %d values checked against %s\n", len(all), strings.Join(cc, " "))
-	return nil
 }
