@@ -22,7 +22,7 @@ import (
 
 // governed holds the user's values of the options an installation also sets.
 type governed struct {
-	protocols, redirProtocols optValue // names, as CURLOPT_PROTOCOLS_STR takes them
+	protocols, redirProtocols optValue // lists or bitmasks, as the user set them
 	proxy                     optValue
 }
 
