@@ -215,12 +215,12 @@ func ApplyOptions(fd int, opts ...SocketOption) error {
 	return nil
 }
 
-// Options returns a sockopt callback (OPT_SOCKOPTFUNCTION) that applies
+// FromOptions returns a sockopt callback (OPT_SOCKOPTFUNCTION) that applies
 // opts, as ApplyOptions does, to every socket libcurl connects or accepts.
 // A failure returns SOCKOPT_ERROR with the error, which fails that
 // connection attempt (libcurl moves on to the next address) and shows in
 // Perform's error.
-func Options(opts ...SocketOption) SockoptFunc {
+func FromOptions(opts ...SocketOption) SockoptFunc {
 	opts = append([]SocketOption(nil), opts...)
 	return func(_ any, fd int, purpose SockType) (int, error) {
 		if purpose != SOCKTYPE_IPCXN && purpose != SOCKTYPE_ACCEPT {

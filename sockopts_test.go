@@ -301,7 +301,7 @@ func TestSocketOptionsZeroAndEmpty(t *testing.T) {
 }
 
 func TestSocketOptionsCallbackPurposes(t *testing.T) {
-	cb := Options(TCPUserTimeout(2 * time.Second))
+	cb := FromOptions(TCPUserTimeout(2 * time.Second))
 	for _, tc := range []struct {
 		purpose SockType
 		want    int
@@ -321,12 +321,12 @@ func TestSocketOptionsCallbackPurposes(t *testing.T) {
 	}
 	// The list is copied: changing the caller's slice changes nothing.
 	opts := []SocketOption{SendBuffer(1 << 16)}
-	cb = Options(opts...)
+	cb = FromOptions(opts...)
 	opts[0] = BindToDevice("nosuchif0")
 	if code, err := cb(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN); code != SOCKOPT_OK || err != nil {
 		t.Fatalf("(%d, %v) after changing the caller's slice", code, err)
 	}
-	code, err := Options(BindToDevice("nosuchif0"))(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN)
+	code, err := FromOptions(BindToDevice("nosuchif0"))(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN)
 	if code != SOCKOPT_ERROR || !errors.Is(err, unix.ENODEV) {
 		t.Fatalf("failing option: (%d, %v)", code, err)
 	}
@@ -346,7 +346,7 @@ func TestSocketOptionsTransfer(t *testing.T) {
 				url = "http://localhost/opts"
 			}
 			must(t, e.Setopt(OPT_URL, url))
-			must(t, e.Setopt(OPT_SOCKOPTFUNCTION, Options(
+			must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromOptions(
 				TCPUserTimeout(1500*time.Millisecond),
 				KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 20 * time.Second, Interval: 5 * time.Second, Count: 3}),
 				RecvBuffer(200<<10),
@@ -385,7 +385,7 @@ func TestSocketOptionsTransferError(t *testing.T) {
 	srv := newServer(t, "tcp4")
 	e, _ := newEasy(t)
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
-	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, Options(SendBuffer(1<<16), BindToDevice("nosuchif0"))))
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromOptions(SendBuffer(1<<16), BindToDevice("nosuchif0"))))
 	err := e.Perform()
 	var soe *SocketOptionError
 	if !errors.As(err, &soe) || soe.Option != "SO_BINDTODEVICE" || !errors.Is(err, unix.ENODEV) ||
@@ -402,7 +402,7 @@ func TestSocketOptionsFTPAccept(t *testing.T) {
 	noLeaks(t)
 	srv := newFTP(t)
 	e, body := newEasy(t)
-	cb := Options(TCPUserTimeout(1234 * time.Millisecond))
+	cb := FromOptions(TCPUserTimeout(1234 * time.Millisecond))
 	got := map[SockType]int{}
 	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, func(c any, fd int, purpose SockType) (int, error) {
 		code, err := cb(c, fd, purpose)

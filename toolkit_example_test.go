@@ -82,8 +82,8 @@ func ExampleRewriteTable_Rewrite() {
 
 // Options makes a sockopt callback from socket options. Options for TCP
 // skip other sockets, so one list serves every transfer.
-func ExampleOptions() {
-	sockopt := curl.Options(
+func ExampleFromOptions() {
+	sockopt := curl.FromOptions(
 		curl.TCPUserTimeout(1500*time.Millisecond),
 		curl.KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}),
 		curl.SendBuffer(256<<10),
@@ -104,7 +104,7 @@ func ExampleOptions() {
 	fmt.Println(code == curl.SOCKOPT_OK, err)
 
 	// The first failing option fails the connection attempt, naming itself.
-	code, err = curl.Options(curl.BindToDevice("nosuchif0"), curl.Mark(1))(nil, tcp, curl.SOCKTYPE_IPCXN)
+	code, err = curl.FromOptions(curl.BindToDevice("nosuchif0"), curl.Mark(1))(nil, tcp, curl.SOCKTYPE_IPCXN)
 	fmt.Println(code == curl.SOCKOPT_ERROR, err)
 	// Output:
 	// true <nil>

@@ -9,19 +9,22 @@ import (
 	"time"
 )
 
+// TraceKind is what happened to a socket.
+type TraceKind string
+
 // TraceEvent kinds.
 const (
-	TraceOpen    = "open"    // a socket was opened
-	TraceRefuse  = "refuse"  // an open was refused; Err says why
-	TraceSockopt = "sockopt" // the sockopt callback ran; Err if it failed
-	TraceClose   = "close"   // a socket was closed; Err if close failed
+	TraceOpen    TraceKind = "open"    // a socket was opened
+	TraceRefuse  TraceKind = "refuse"  // an open, or a request on a reused connection, was refused; Err says why
+	TraceSockopt TraceKind = "sockopt" // the sockopt callback ran; Err if it failed
+	TraceClose   TraceKind = "close"   // a socket was closed; Err if close failed
 )
 
 // TraceEvent is one socket event of a transfer.
 type TraceEvent struct {
 	Time    time.Time
-	Handle  uint64   // which easy handle, as the recorder numbers them
-	Kind    string   // TraceOpen, TraceRefuse, TraceSockopt, TraceClose
+	Handle  uint64 // the easy handle's number: curlsock numbers handles 1, 2, ... as they are made
+	Kind    TraceKind
 	FD      int      // -1 when none
 	Purpose SockType // not shown for close events, whose callback has none
 	Addr    string   // destination as Sockaddr.String gives it; "" if unknown

@@ -57,7 +57,7 @@ func TestTraceRecordFillsTime(t *testing.T) {
 
 func TestTraceStatsAndOpenSockets(t *testing.T) {
 	tr := NewTrace(nil)
-	rec := func(kind string, fd int, addr string, err error) {
+	rec := func(kind TraceKind, fd int, addr string, err error) {
 		tr.Record(TraceEvent{Time: traceNoon, Kind: kind, FD: fd, Addr: addr, Err: err})
 	}
 	check := func(want TraceStats, open ...string) {
@@ -218,7 +218,7 @@ func TestTraceConcurrent(t *testing.T) {
 		t.Fatalf("%d lines, want %d", len(w.lines), 3*goroutines*per)
 	}
 	// The log's order is the recording order: per fd, open, sockopt, close.
-	next := map[string]string{}
+	next := map[string]TraceKind{}
 	for _, l := range w.lines {
 		f := strings.Fields(l) // time, #g, kind, fd=, ...
 		key := f[1] + f[3]
@@ -226,10 +226,10 @@ func TestTraceConcurrent(t *testing.T) {
 		if want == "" {
 			want = TraceOpen
 		}
-		if f[2] != want {
+		if TraceKind(f[2]) != want {
 			t.Fatalf("line %q: want %s next for %s", l, want, key)
 		}
-		next[key] = map[string]string{TraceOpen: TraceSockopt, TraceSockopt: TraceClose, TraceClose: TraceOpen}[f[2]]
+		next[key] = map[TraceKind]TraceKind{TraceOpen: TraceSockopt, TraceSockopt: TraceClose, TraceClose: TraceOpen}[TraceKind(f[2])]
 	}
 }
 
