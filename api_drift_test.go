@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // Guards the promise that a go-curl program builds against this package

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // The value constants (HTTP versions, TLS versions, auth and protocol bits

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package curl is a superset of github.com/andelf/go-curl that adds libcurl's
 // socket callbacks — CURLOPT_OPENSOCKETFUNCTION, CURLOPT_SOCKOPTFUNCTION and
 // CURLOPT_CLOSESOCKETFUNCTION, with their *DATA options — as Go closures.

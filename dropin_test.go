@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // The proof of drop-in. curlsock promises that a go-curl program works with

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // Fuzz targets for the pure-Go parsers and encoders that sit between libcurl

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 //go:generate go run ./internal/gen/gocurlapi

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // The destination guard: an SSRF filter for the open-socket callback and for

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // Hostile callbacks: callbacks that return garbage, panic with nil, block past

@@ -1,3 +1,5 @@
+//go:build linux
+
 package curl
 
 // TestStress: G goroutines × N transfers against loopback servers, mixing
