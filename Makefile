@@ -114,9 +114,10 @@ stress: deps
 		$(GO) test -count=1 -run '^TestStress$$' -v -timeout 30m .
 
 # Fuzzing (fuzz_test.go, cmd/curlsock/fuzz_test.go): each target for FUZZTIME
-# (`go test` alone runs only their seeds). A failing input is saved under
-# testdata/fuzz/<target>/ (cmd/curlsock/testdata/... for FuzzParseArgs): check
-# it in with the fix, and every later `go test` replays it.
+# (`go test` alone runs their seeds and testdata/fuzz/<target>/, the corpus
+# earlier fuzzing found; cmd/curlsock/testdata/... for FuzzParseArgs). A
+# failing input is saved there too: check it in with the fix. To add what a
+# run found, copy $(go env GOCACHE)/fuzz/github.com/curlsock/curlsock/<target>.
 # The budget is a count of executions, not a duration: with a duration, Go
 # 1.26's fuzz coordinator can fail a clean run with a bare "context deadline
 # exceeded" when its deadline fires while a worker is mid-call on a loaded
