@@ -347,3 +347,9 @@ func capturedPanic(f func()) (v any, panicked bool) {
 	panicked = false
 	return nil, false
 }
+
+// loopbackGuard allows the test servers (loopback, any port) and nothing
+// else the default guard denies.
+func loopbackGuard(extra ...GuardOption) *Guard {
+	return NewGuard(append([]GuardOption{WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithAnyPort()}, extra...)...)
+}
