@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,12 +51,7 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	requireGo(t)
 	bin := t.TempDir()
 	runCmd(t, "go", "build", "-o", bin+string(filepath.Separator), "./internal/gen/gocurlapi", "./internal/gen/curlh")
-	exe := func(name string) string {
-		if runtime.GOOS == "windows" {
-			name += ".exe"
-		}
-		return filepath.Join(bin, name)
-	}
+	exe := func(name string) string { return filepath.Join(bin, name) }
 
 	t.Run("zz_gocurl.go", func(t *testing.T) {
 		want := runCmd(t, exe("gocurlapi"), "-o", "-")
