@@ -6,8 +6,12 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/curlsock/curlsock/internal/sockmark"
 
 	"github.com/curlsock/curlsock/internal/cbench"
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,19 +32,19 @@ func BenchmarkDispatch(b *testing.B) {
 	// curlsock need not check it is one; fromOpenSocket leaves that mark
 	// without the socket() syscall, which a C callback pays just the same.
 	// open-foreign returns a socket curlsock did not make: an fstat checks it.
-	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	sk, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	must(b, err)
-	defer unix.Close(sock)
+	defer unix.Close(sk)
 	fromOpenSocket := func(a *Sockaddr) (int, error) {
-		a.opened = sock + 1
-		return sock, nil
+		sockmark.MarkMade(unsafe.Pointer(a), sk)
+		return sk, nil
 	}
 	open := func(b *testing.B, fn OpenSocketFunc) {
 		e := EasyInit()
 		defer e.Cleanup()
 		must(b, e.Setopt(OPT_OPENSOCKETFUNCTION, fn))
 		vsFloor(b, 1, func(n int) {
-			if cbench.Open(e.reg.id, n, 80) != sock {
+			if cbench.Open(e.reg.id, n, 80) != sk {
 				b.Fatal("open refused")
 			}
 		})
@@ -49,7 +53,7 @@ func BenchmarkDispatch(b *testing.B) {
 		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) { return fromOpenSocket(a) })
 	})
 	b.Run("open-foreign", func(b *testing.B) {
-		open(b, func(any, SockType, *Sockaddr) (int, error) { return sock, nil })
+		open(b, func(any, SockType, *Sockaddr) (int, error) { return sk, nil })
 	})
 	to := netip.MustParseAddrPort("127.0.0.1:8080")
 	b.Run("open-rewrite", func(b *testing.B) {
@@ -58,7 +62,7 @@ func BenchmarkDispatch(b *testing.B) {
 			return fromOpenSocket(a)
 		})
 	})
-	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")))
+	g := sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")))
 	b.Run("open-guard", func(b *testing.B) {
 		open(b, func(_ any, _ SockType, a *Sockaddr) (int, error) {
 			if err := g.CheckSockaddr(a); err != nil {

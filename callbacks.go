@@ -265,15 +265,15 @@ func (h *handleReg) openWith(f *frame, sa *Sockaddr, purpose SockType, p *C.stru
 	// Checked first, so that a failed rewrite below closes only a socket. A
 	// socket OpenSocket just made for this very attempt is one already.
 	var identity *unix.Stat_t
-	if sa.opened != fd+1 || closer != nil && eagerIdentity {
+	if !sa.Made(fd) || closer != nil && eagerIdentity {
 		var st unix.Stat_t
 		if err := socketStat(fd, &st); err != nil {
 			return h.openFailed(purpose, sa, fmt.Errorf("%w: fd %d: %v", ErrInvalidFD, fd, err), -1)
 		}
 		identity = &st
 	}
-	if sa.changed() {
-		if err := sa.writeBack(p); err != nil {
+	if sa.Changed() {
+		if err := writeBack(sa, p); err != nil {
 			return h.openFailed(purpose, sa, err, fd)
 		}
 	}
@@ -417,4 +417,13 @@ func (h *handleReg) setMulti(m *CURLM) {
 	h.mu.Lock()
 	h.multi = m
 	h.mu.Unlock()
+}
+
+// zoneName names an IPv6 scope id as sock.Sockaddr does: the interface's
+// name, else the number.
+func zoneName(scope uint32) string {
+	if ifi, err := net.InterfaceByIndex(int(scope)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(scope), 10)
 }

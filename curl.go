@@ -20,6 +20,11 @@
 //	})
 //	err := easy.Perform()
 //
+// The socket policy — the destination guard, the rewrite table, socket
+// options, the trace, and Sockaddr itself — is package
+// github.com/curlsock/curlsock/sock, which needs neither cgo nor libcurl and
+// serves Go's net.Dialer too. Sockets composes its pieces on a handle.
+//
 // # Lifetime
 //
 // libcurl copies the close-socket function and its data into every connection
@@ -72,28 +77,6 @@ const (
 	OPT_CLOSESOCKETFUNCTION = C.CURLOPT_CLOSESOCKETFUNCTION
 	OPT_CLOSESOCKETDATA     = C.CURLOPT_CLOSESOCKETDATA
 )
-
-// SockType is the purpose libcurl gives a socket (curlsocktype).
-type SockType int
-
-const (
-	// SOCKTYPE_IPCXN: a socket for a connection libcurl makes. The only
-	// purpose the open-socket callback ever receives.
-	SOCKTYPE_IPCXN SockType = C.CURLSOCKTYPE_IPCXN
-	// SOCKTYPE_ACCEPT: a socket accept()ed for an FTP active-mode data
-	// connection. Only the sockopt callback receives it.
-	SOCKTYPE_ACCEPT SockType = C.CURLSOCKTYPE_ACCEPT
-)
-
-func (t SockType) String() string {
-	switch t {
-	case SOCKTYPE_IPCXN:
-		return "IPCXN"
-	case SOCKTYPE_ACCEPT:
-		return "ACCEPT"
-	}
-	return fmt.Sprintf("SockType(%d)", int(t))
-}
 
 // SOCKET_BAD is what an open-socket callback returns to refuse a connection
 // attempt (CURL_SOCKET_BAD). libcurl then tries the next address, and fails

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/curlsock/curlsock/sock"
 )
 
 // The guard sees the address libcurl really connects to, however the URL
@@ -39,14 +41,14 @@ func TestGuardEndToEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			noLeaks(t)
 			e, _ := newEasy(t)
-			must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(e))
+			must(t, (&Sockets{Guard: sock.NewGuard(sock.WithAnyPort())}).Install(e))
 			must(t, e.Setopt(OPT_URL, tc.url))
 			if tc.resolve != nil {
 				must(t, e.Setopt(OPT_RESOLVE, tc.resolve))
 			}
 			err := e.Perform()
-			if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
-				t.Fatalf("Perform = %v, want ErrProhibitedIP and E_COULDNT_CONNECT", err)
+			if !errors.Is(err, sock.ErrProhibitedIP) || !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
+				t.Fatalf("Perform = %v, want sock.ErrProhibitedIP and E_COULDNT_CONNECT", err)
 			}
 		})
 	}
@@ -69,7 +71,7 @@ func TestGuardEndToEndRedirect(t *testing.T) {
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
 	err := e.Perform()
 	var perr *Error
-	if !errors.As(err, &perr) || !errors.Is(err, ErrProhibitedIP) || len(perr.Callbacks) != 1 || perr.Callbacks[0].Addr != target.Addr {
+	if !errors.As(err, &perr) || !errors.Is(err, sock.ErrProhibitedIP) || len(perr.Callbacks) != 1 || perr.Callbacks[0].Addr != target.Addr {
 		t.Fatalf("Perform = %v, want one refusal of %s", err, target.Addr)
 	}
 	if srv.Hits() != 1 || target.Conns() != 0 {
@@ -85,7 +87,7 @@ func TestGuardEndToEndMixedResolve(t *testing.T) {
 	_, port := splitPort(t, srv.Addr)
 	e, body := newEasy(t)
 	var tr bytes.Buffer
-	must(t, (&Sockets{Guard: loopbackGuard(), Trace: NewTrace(&tr)}).Install(e))
+	must(t, (&Sockets{Guard: loopbackGuard(), Trace: sock.NewTrace(&tr)}).Install(e))
 	must(t, e.Setopt(OPT_RESOLVE, []string{"mixed.test:" + port + ":10.9.8.7,127.0.0.1"}))
 	must(t, e.Setopt(OPT_URL, "http://mixed.test:"+port+"/m"))
 	must(t, e.Perform())
@@ -115,14 +117,14 @@ func TestGuardEndToEndConnectionReuse(t *testing.T) {
 	g, _ := newEasy(t)
 	must(t, g.Setopt(OPT_SHARE, sh))
 	var log bytes.Buffer
-	tr := NewTrace(&log)
-	must(t, (&Sockets{Guard: NewGuard(WithAnyPort()), Trace: tr}).Install(g))
+	tr := sock.NewTrace(&log)
+	must(t, (&Sockets{Guard: sock.NewGuard(sock.WithAnyPort()), Trace: tr}).Install(g))
 	userPrereq := 0
 	must(t, g.Setopt(OPT_PREREQFUNCTION, func(any, string, string, int, int) error { userPrereq++; return nil }))
 	must(t, g.Setopt(OPT_URL, srv.url("/g")))
 	err := g.Perform()
-	if !errors.Is(err, ErrProhibitedIP) || !errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
-		t.Fatalf("Perform over a reused connection = %v, want ErrProhibitedIP", err)
+	if !errors.Is(err, sock.ErrProhibitedIP) || !errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
+		t.Fatalf("Perform over a reused connection = %v, want sock.ErrProhibitedIP", err)
 	}
 	if srv.Hits() != 1 || userPrereq != 0 {
 		t.Fatalf("server got %d requests (want only the unguarded one), user prereq ran %d times (want 0)", srv.Hits(), userPrereq)
@@ -148,7 +150,7 @@ func TestGuardEndToEndUnix(t *testing.T) {
 				e, body := newEasy(t)
 				g := loopbackGuard()
 				if allow {
-					g = loopbackGuard(WithUnixSockets())
+					g = loopbackGuard(sock.WithUnixSockets())
 				}
 				must(t, (&Sockets{Guard: g}).Install(e))
 				if network == "unix" {
@@ -163,8 +165,8 @@ func TestGuardEndToEndUnix(t *testing.T) {
 					if body.String() != "hello "+network+" /u" {
 						t.Fatalf("body %q", body.String())
 					}
-				} else if !errors.Is(err, ErrProhibitedFamily) || srv.Hits() != 0 {
-					t.Fatalf("Perform = %v after %d requests, want ErrProhibitedFamily before any", err, srv.Hits())
+				} else if !errors.Is(err, sock.ErrProhibitedFamily) || srv.Hits() != 0 {
+					t.Fatalf("Perform = %v after %d requests, want sock.ErrProhibitedFamily before any", err, srv.Hits())
 				}
 			}
 		})
@@ -179,9 +181,9 @@ func TestGuardEndToEndRewrittenPort(t *testing.T) {
 	_, port := splitPort(t, srv.Addr)
 	p, err := strconv.Atoi(port)
 	must(t, err)
-	rw, err := ParseRewrite("127.0.0.1:1=127.0.0.1:" + port)
+	rw, err := sock.ParseRewrite("127.0.0.1:1=127.0.0.1:" + port)
 	must(t, err)
-	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(p)))
+	g := sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), sock.WithPorts(uint16(p)))
 	e, body := newEasy(t)
 	must(t, (&Sockets{Rewrite: rw, Guard: g}).Install(e))
 	must(t, e.Setopt(OPT_URL, "http://127.0.0.1:1/moved"))
@@ -191,8 +193,8 @@ func TestGuardEndToEndRewrittenPort(t *testing.T) {
 	}
 	// The port that was not rewritten is still judged.
 	must(t, e.Setopt(OPT_URL, "http://127.0.0.1:2/"))
-	if err := e.Perform(); !errors.Is(err, ErrProhibitedPort) {
-		t.Fatalf("Perform to port 2 = %v, want ErrProhibitedPort", err)
+	if err := e.Perform(); !errors.Is(err, sock.ErrProhibitedPort) {
+		t.Fatalf("Perform to port 2 = %v, want sock.ErrProhibitedPort", err)
 	}
 }
 
@@ -205,15 +207,15 @@ func TestGuardEndToEndPortZero(t *testing.T) {
 		protocols []string
 		want      error
 	}{
-		{"loopback-http-only", "http://127.0.0.1:0/", nil, ErrProhibitedPort},
+		{"loopback-http-only", "http://127.0.0.1:0/", nil, sock.ErrProhibitedPort},
 		// With FTP allowed a loopback port 0 is taken for a listen socket:
 		// the connect reaches nothing.
 		{"loopback-ftp-allowed", "http://127.0.0.1:0/", []string{"http", "ftp"}, CurlError(E_COULDNT_CONNECT)},
-		{"not-local-ftp-allowed", "http://192.0.2.1:0/", []string{"http", "ftp"}, ErrProhibitedIP},
+		{"not-local-ftp-allowed", "http://192.0.2.1:0/", []string{"http", "ftp"}, sock.ErrProhibitedIP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, _ := newEasy(t)
-			must(t, (&Sockets{Guard: loopbackGuard(WithPorts(80)), Protocols: tc.protocols}).Install(e))
+			must(t, (&Sockets{Guard: loopbackGuard(sock.WithPorts(80)), Protocols: tc.protocols}).Install(e))
 			// Should the guard let 192.0.2.1 through, the socket is bound
 			// to lo and no packet leaves this host.
 			must(t, e.Setopt(OPT_INTERFACE, "if!lo"))
@@ -263,10 +265,10 @@ func TestGuardEndToEndExplicitProxy(t *testing.T) {
 		t.Fatalf("body %q", body.String())
 	}
 	e2, _ := newEasy(t)
-	must(t, (&Sockets{Guard: NewGuard(WithAnyPort())}).Install(e2))
+	must(t, (&Sockets{Guard: sock.NewGuard(sock.WithAnyPort())}).Install(e2))
 	must(t, e2.Setopt(OPT_PROXY, "http://"+proxy.Addr))
 	must(t, e2.Setopt(OPT_URL, "http://example.test/"))
-	if err := e2.Perform(); !errors.Is(err, ErrProhibitedIP) {
+	if err := e2.Perform(); !errors.Is(err, sock.ErrProhibitedIP) {
 		t.Fatalf("a denied proxy: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -350,6 +351,6 @@ func capturedPanic(f func()) (v any, panicked bool) {
 
 // loopbackGuard allows the test servers (loopback, any port) and nothing
 // else the default guard denies.
-func loopbackGuard(extra ...GuardOption) *Guard {
-	return NewGuard(append([]GuardOption{WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithAnyPort()}, extra...)...)
+func loopbackGuard(extra ...sock.GuardOption) *sock.Guard {
+	return sock.NewGuard(append([]sock.GuardOption{sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), sock.WithAnyPort()}, extra...)...)
 }

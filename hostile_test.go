@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -348,9 +349,9 @@ func TestHostileRewrite(t *testing.T) {
 			var err error
 			returnsWithin(t, 2*hostileTimeoutMS*time.Millisecond, "Perform", func() { err = e.Perform() })
 			switch {
-			case tc.invalid && (!errors.Is(err, ErrInvalidAddress) || !errors.Is(err, CurlError(E_COULDNT_CONNECT))):
-				t.Errorf("Perform = %v, want ErrInvalidAddress and E_COULDNT_CONNECT", err)
-			case !tc.invalid && errors.Is(err, ErrInvalidAddress):
+			case tc.invalid && (!errors.Is(err, sock.ErrInvalidAddress) || !errors.Is(err, CurlError(E_COULDNT_CONNECT))):
+				t.Errorf("Perform = %v, want sock.ErrInvalidAddress and E_COULDNT_CONNECT", err)
+			case !tc.invalid && errors.Is(err, sock.ErrInvalidAddress):
 				t.Errorf("Perform = %v: a destination inside the limits was refused", err)
 			case tc.name == "read-only-fields" && err != nil:
 				t.Errorf("Perform = %v: changing the read-only fields must be ignored", err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,8 +58,8 @@ func TestInstallFailsClosed(t *testing.T) {
 	}{
 		{"Dialer next to an open-socket callback", func(e *CURL) {
 			must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) { return OpenSocket(a) }))
-		}, &Sockets{Guard: NewGuard(), Dialer: dialer}, ErrInstallConflict},
-		{"a protocol libcurl does not know", nil, &Sockets{Guard: NewGuard(), Protocols: []string{"http", "nosuch"}}, nil},
+		}, &Sockets{Guard: sock.NewGuard(), Dialer: dialer}, ErrInstallConflict},
+		{"a protocol libcurl does not know", nil, &Sockets{Guard: sock.NewGuard(), Protocols: []string{"http", "nosuch"}}, nil},
 	}
 	if alreadyConnectedBroken {
 		// The defect as found: on 7.88 a Dialer cannot be installed, and the
@@ -68,7 +69,7 @@ func TestInstallFailsClosed(t *testing.T) {
 			setup func(e *CURL)
 			s     *Sockets
 			want  error
-		}{"Dialer on libcurl 7.88", nil, &Sockets{Guard: NewGuard(), Dialer: dialer}, ErrAlreadyConnectedUnsupported})
+		}{"Dialer on libcurl 7.88", nil, &Sockets{Guard: sock.NewGuard(), Dialer: dialer}, ErrAlreadyConnectedUnsupported})
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {
@@ -170,23 +171,23 @@ func TestInstallComposesWithCallbacks(t *testing.T) {
 					return nil
 				}))
 			}
-			install := func(e *CURL, g *Guard) {
-				opt := SocketOption{name: "test", apply: func(int) error { rec.add("options"); return nil }}
-				tr := NewTrace(nil)
-				must(t, (&Sockets{Guard: g, Options: []SocketOption{opt}, Trace: tr}).Install(e))
+			install := func(e *CURL, g *sock.Guard) {
+				opt := sock.OptionFunc("test", func(int) error { rec.add("options"); return nil })
+				tr := sock.NewTrace(nil)
+				must(t, (&Sockets{Guard: g, Options: []sock.SocketOption{opt}, Trace: tr}).Install(e))
 			}
 
 			// Denied: the callbacks never see the destination.
 			e, _ := newEasy(t)
 			if order == "callbacks before Install" {
 				setCallbacks(e)
-				install(e, NewGuard(WithAnyPort()))
+				install(e, sock.NewGuard(sock.WithAnyPort()))
 			} else {
-				install(e, NewGuard(WithAnyPort()))
+				install(e, sock.NewGuard(sock.WithAnyPort()))
 				setCallbacks(e)
 			}
 			must(t, e.Setopt(OPT_URL, srv.url("/")))
-			err := expectRefused(t, e, srv, ErrProhibitedIP)
+			err := expectRefused(t, e, srv, sock.ErrProhibitedIP)
 			if !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
 				t.Errorf("Perform = %v, want E_COULDNT_CONNECT: refused before any socket", err)
 			}
@@ -223,15 +224,15 @@ func TestInstallRejudgesCallbackRewrite(t *testing.T) {
 	allowed := newServer(t, "tcp4")
 	denied := newServer(t, "tcp4")
 	e, _ := newEasy(t)
-	must(t, (&Sockets{Guard: NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")),
-		WithPorts(uint16(allowed.Listener.Addr().(*net.TCPAddr).Port)))}).Install(e))
+	must(t, (&Sockets{Guard: sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")),
+		sock.WithPorts(uint16(allowed.Listener.Addr().(*net.TCPAddr).Port)))}).Install(e))
 	deniedAddr := netip.MustParseAddrPort(denied.Addr)
 	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, func(_ any, _ SockType, a *Sockaddr) (int, error) {
 		a.Addr = deniedAddr
 		return OpenSocket(a)
 	}))
 	must(t, e.Setopt(OPT_URL, allowed.url("/")))
-	expectRefused(t, e, denied, ErrProhibitedPort)
+	expectRefused(t, e, denied, sock.ErrProhibitedPort)
 	if allowed.Conns() != 0 {
 		t.Errorf("the allowed server saw %d connections", allowed.Conns())
 	}
@@ -356,8 +357,8 @@ func TestInstallResetDuphandle(t *testing.T) {
 	srv := newServer(t, "tcp4")
 	e, _ := newEasy(t)
 	var log bytes.Buffer
-	tr := NewTrace(&log)
-	must(t, (&Sockets{Guard: NewGuard(WithAnyPort()), Trace: tr}).Install(e))
+	tr := sock.NewTrace(&log)
+	must(t, (&Sockets{Guard: sock.NewGuard(sock.WithAnyPort()), Trace: tr}).Install(e))
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
 
 	d := e.Duphandle()
@@ -367,7 +368,7 @@ func TestInstallResetDuphandle(t *testing.T) {
 	defer d.Cleanup()
 	e.Cleanup()
 	// The duplicate outlives the original, guarded, and its events are its own.
-	expectRefused(t, d, srv, ErrProhibitedIP)
+	expectRefused(t, d, srv, sock.ErrProhibitedIP)
 	for _, ev := range tr.Events() {
 		if ev.Handle != d.reg.seq {
 			t.Errorf("trace event %v names handle #%d, want the duplicate #%d", ev, ev.Handle, d.reg.seq)
@@ -377,7 +378,7 @@ func TestInstallResetDuphandle(t *testing.T) {
 	d.Reset()
 	must(t, d.Setopt(OPT_URL, srv.url("/")))
 	must(t, d.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { return true }))
-	expectRefused(t, d, srv, ErrProhibitedIP)
+	expectRefused(t, d, srv, sock.ErrProhibitedIP)
 	must(t, d.Uninstall())
 	must(t, d.Perform())
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/curlsock/curlsock/sock"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
@@ -231,8 +232,8 @@ func TestInvalidRewrite(t *testing.T) {
 			}))
 			must(t, e.Setopt(OPT_URL, srv.url("/")))
 			err := e.Perform()
-			if !errors.Is(err, ErrInvalidAddress) || !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
-				t.Fatalf("Perform = %v, want ErrInvalidAddress and E_COULDNT_CONNECT", err)
+			if !errors.Is(err, sock.ErrInvalidAddress) || !errors.Is(err, CurlError(E_COULDNT_CONNECT)) {
+				t.Fatalf("Perform = %v, want sock.ErrInvalidAddress and E_COULDNT_CONNECT", err)
 			}
 			if srv.Conns() != 0 {
 				t.Fatal("the server was reached")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,8 +39,8 @@ import (
 // A Sockets value is a description: Install copies what it needs, so one
 // value may serve any number of handles.
 type Sockets struct {
-	Rewrite *RewriteTable
-	Guard   *Guard
+	Rewrite *sock.RewriteTable
+	Guard   *sock.Guard
 	// Protocols limits the URL schemes the handle may use, redirects
 	// included, as CURLOPT_PROTOCOLS_STR names them ("all" for no limit; a
 	// list naming none fails Install). With a Guard it defaults to http
@@ -47,8 +48,8 @@ type Sockets struct {
 	// cannot see) stay closed.
 	Protocols []string
 	Control   []func(network, address string, c syscall.RawConn) error
-	Options   []SocketOption
-	Trace     *Trace
+	Options   []sock.SocketOption
+	Trace     *sock.Trace
 	// Dialer, if set, dials each attempt with Go and hands the connected
 	// socket to libcurl (CURL_SOCKOPT_ALREADY_CONNECTED), which owns it from
 	// then on. The Dialer's own Control (or ControlContext) runs first, then
@@ -101,11 +102,6 @@ func (s *Sockets) Install(e *CURL) error {
 	return err
 }
 
-// Install sets on e what the guard needs: Sockets{Guard: g}.Install(e).
-func (g *Guard) Install(e *CURL) error {
-	return (&Sockets{Guard: g}).Install(e)
-}
-
 // state makes e's copy of s, or says why s cannot be installed on e.
 func (s *Sockets) state(e *CURL) (*socketsState, error) {
 	if s.Dialer != nil && e.reg.hasOpenFunc() {
@@ -137,7 +133,7 @@ func (s *Sockets) state(e *CURL) (*socketsState, error) {
 	}
 	// What prereq and sockopt must learn from open, only when they need it:
 	// the guard's connections pay nothing for it.
-	st.track = s.Dialer != nil || s.Guard != nil && (s.Rewrite != nil || s.Guard.unix)
+	st.track = s.Dialer != nil || s.Guard != nil && (s.Rewrite != nil || s.Guard.UnixSockets())
 	if st.track {
 		st.conns = map[int]connRecord{}
 	}
@@ -227,7 +223,7 @@ func (st *socketsState) checksPrereq() bool {
 func (st *socketsState) open(user OpenSocketFunc, data any, purpose SockType, addr *Sockaddr) (int, error) {
 	if st.failed != nil {
 		if st.Trace != nil {
-			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Err: st.failed})
+			st.record(sock.TraceEvent{Kind: sock.TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Err: st.failed})
 		}
 		return SOCKET_BAD, st.failed
 	}
@@ -248,7 +244,7 @@ func (st *socketsState) open(user OpenSocketFunc, data any, purpose SockType, ad
 	fd, dialed, err := st.openChecked(user, data, purpose, addr, listen)
 	if err != nil {
 		if st.Trace != nil {
-			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
+			st.record(sock.TraceEvent{Kind: sock.TraceRefuse, FD: -1, Purpose: purpose, Addr: addr.String(), Rewrite: from, Err: err})
 		}
 		return SOCKET_BAD, err
 	}
@@ -266,7 +262,7 @@ func (st *socketsState) open(user OpenSocketFunc, data any, purpose SockType, ad
 		st.mu.Unlock()
 	}
 	if st.Trace != nil {
-		st.record(TraceEvent{Kind: TraceOpen, FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
+		st.record(sock.TraceEvent{Kind: sock.TraceOpen, FD: fd, Purpose: purpose, Addr: addr.String(), Rewrite: from})
 	}
 	return fd, nil
 }
@@ -346,13 +342,13 @@ func (st *socketsState) sockopt(user SockoptFunc, data any, fd int, purpose Sock
 		st.mu.Unlock()
 	}
 	code := SOCKOPT_OK
-	err := ApplyOptions(fd, st.Options...)
+	err := sock.ApplyOptions(fd, st.Options...)
 	if err == nil && user != nil {
 		if code, err = user(data, fd, purpose); err == nil && code == SOCKOPT_ERROR {
 			err = ErrSockoptFailed
 		}
 	}
-	st.record(TraceEvent{Kind: TraceSockopt, FD: fd, Purpose: purpose, Err: err})
+	st.record(sock.TraceEvent{Kind: sock.TraceSockopt, FD: fd, Purpose: purpose, Err: err})
 	switch {
 	case err != nil:
 		return SOCKOPT_ERROR, err
@@ -374,7 +370,7 @@ func (st *socketsState) close(user CloseSocketFunc, data any, fd int) error {
 	} else {
 		err = unix.Close(fd)
 	}
-	st.record(TraceEvent{Kind: TraceClose, FD: fd, Err: err})
+	st.record(sock.TraceEvent{Kind: sock.TraceClose, FD: fd, Err: err})
 	return err
 }
 
@@ -387,7 +383,7 @@ func (st *socketsState) prereq(primary string, port int) error {
 	if err == nil && st.Guard != nil {
 		var peer string
 		if peer, err = st.checkPeer(primary, port); err != nil && st.Trace != nil {
-			st.record(TraceEvent{Kind: TraceRefuse, FD: -1, Purpose: SOCKTYPE_IPCXN, Addr: peer, Err: err})
+			st.record(sock.TraceEvent{Kind: sock.TraceRefuse, FD: -1, Purpose: SOCKTYPE_IPCXN, Addr: peer, Err: err})
 		}
 	}
 	return err
@@ -493,7 +489,7 @@ func chainControl(d *net.Dialer, hook func(network, address string, c syscall.Ra
 	return &c
 }
 
-func (st *socketsState) record(ev TraceEvent) {
+func (st *socketsState) record(ev sock.TraceEvent) {
 	if st.Trace != nil {
 		ev.Handle = st.handle
 		st.Trace.Record(ev)
@@ -527,6 +523,24 @@ func FromControlContext(ctx context.Context, f func(ctx context.Context, network
 		return openControlled(addr, func(network, address string, c syscall.RawConn) error {
 			return f(ctx, network, address, c)
 		})
+	}
+}
+
+// FromSocketOptions returns a sockopt callback (OPT_SOCKOPTFUNCTION) that
+// sets opts, as sock.ApplyOptions does, on every socket libcurl connects or
+// accepts. A failure returns SOCKOPT_ERROR with the error, which fails that
+// connection attempt (libcurl moves on to the next address) and shows in
+// Perform's error. Sockets.Options does the same within an installation.
+func FromSocketOptions(opts ...sock.SocketOption) SockoptFunc {
+	opts = slices.Clone(opts)
+	return func(_ any, fd int, purpose SockType) (int, error) {
+		if purpose != SOCKTYPE_IPCXN && purpose != SOCKTYPE_ACCEPT {
+			return SOCKOPT_OK, nil
+		}
+		if err := sock.ApplyOptions(fd, opts...); err != nil {
+			return SOCKOPT_ERROR, err
+		}
+		return SOCKOPT_OK, nil
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/sock"
 )
 
 // The whole toolkit on one handle: a rewrite, the guard on the rewritten
@@ -19,15 +20,15 @@ import (
 func ExampleSockets() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	rt, _ := curl.ParseRewrite("192.0.2.1:80=" + srv.Listener.Addr().String())
-	trace := curl.NewTrace(nil) // stats only; NewTrace(os.Stderr) also logs
+	rt, _ := sock.ParseRewrite("192.0.2.1:80=" + srv.Listener.Addr().String())
+	trace := sock.NewTrace(nil) // stats only; NewTrace(os.Stderr) also logs
 	s := &curl.Sockets{
 		Rewrite: rt,
-		Guard: curl.NewGuard(
-			curl.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), // the local stand-in
-			curl.WithAnyPort(),
+		Guard: sock.NewGuard(
+			sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), // the local stand-in
+			sock.WithAnyPort(),
 		),
-		Options: []curl.SocketOption{curl.SendBuffer(64 << 10)},
+		Options: []sock.SocketOption{sock.SendBuffer(64 << 10)},
 		Trace:   trace,
 	}
 	easy := curl.EasyInit()
@@ -39,7 +40,7 @@ func ExampleSockets() {
 	easy.Setopt(curl.OPT_URL, "http://192.0.2.1/")
 	fmt.Println(easy.Perform())
 	easy.Setopt(curl.OPT_URL, "http://10.0.0.1/")
-	fmt.Println(errors.Is(easy.Perform(), curl.ErrProhibitedIP))
+	fmt.Println(errors.Is(easy.Perform(), sock.ErrProhibitedIP))
 	fmt.Printf("%+v\n", trace.Stats())
 	// Output:
 	// <nil>
@@ -52,13 +53,13 @@ func ExampleSockets() {
 func ExampleFromControl() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	var control func(network, address string, c syscall.RawConn) error = curl.NewGuard(curl.WithAnyPort()).Control
+	var control func(network, address string, c syscall.RawConn) error = sock.NewGuard(sock.WithAnyPort()).Control
 	easy := curl.EasyInit()
 	defer easy.Cleanup()
 	easy.Setopt(curl.OPT_URL, srv.URL)
 	easy.Setopt(curl.OPT_OPENSOCKETFUNCTION, curl.FromControl(control))
 	err := easy.Perform()
-	fmt.Println(errors.Is(err, curl.ErrProhibitedIP))
+	fmt.Println(errors.Is(err, sock.ErrProhibitedIP))
 	// Output: true
 }
 
@@ -93,7 +94,7 @@ func ExampleSockets_Install() {
 	defer srv.Close()
 	easy := curl.EasyInit()
 	defer easy.Cleanup()
-	if err := (&curl.Sockets{Guard: curl.NewGuard(curl.WithAnyPort())}).Install(easy); err != nil {
+	if err := (&curl.Sockets{Guard: sock.NewGuard(sock.WithAnyPort())}).Install(easy); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -104,7 +105,7 @@ func ExampleSockets_Install() {
 	})
 	easy.Setopt(curl.OPT_URL, srv.URL) // loopback: denied by the default guard
 	err := easy.Perform()
-	fmt.Println(errors.Is(err, curl.ErrProhibitedIP), opened)
+	fmt.Println(errors.Is(err, sock.ErrProhibitedIP), opened)
 	// A protocol list may narrow the installation's, not widen it.
 	fmt.Println(errors.Is(easy.Setopt(curl.OPT_PROTOCOLS_STR, "http,file"), curl.ErrInstallConflict))
 	// Output:
@@ -118,12 +119,12 @@ func ExampleCURL_Uninstall() {
 	defer srv.Close()
 	easy := curl.EasyInit()
 	defer easy.Cleanup()
-	(&curl.Sockets{Guard: curl.NewGuard(curl.WithAnyPort())}).Install(easy)
+	(&curl.Sockets{Guard: sock.NewGuard(sock.WithAnyPort())}).Install(easy)
 	easy.Setopt(curl.OPT_URL, srv.URL)
 	easy.Reset()
 	easy.Setopt(curl.OPT_URL, srv.URL)
 	easy.Setopt(curl.OPT_WRITEFUNCTION, func([]byte, any) bool { return true })
-	fmt.Println(errors.Is(easy.Perform(), curl.ErrProhibitedIP))
+	fmt.Println(errors.Is(easy.Perform(), sock.ErrProhibitedIP))
 	easy.Uninstall()
 	fmt.Println(easy.Perform())
 	// Output:
@@ -140,7 +141,7 @@ func ExampleSockets_Install_failed() {
 		return curl.OpenSocket(addr)
 	})
 	// A Dialer makes the sockets itself: it cannot sit next to an open-socket callback.
-	err := (&curl.Sockets{Guard: curl.NewGuard(), Dialer: &net.Dialer{}}).Install(easy)
+	err := (&curl.Sockets{Guard: sock.NewGuard(), Dialer: &net.Dialer{}}).Install(easy)
 	fmt.Println(errors.Is(err, curl.ErrInstallConflict))
 	easy.Setopt(curl.OPT_URL, "http://127.0.0.1:1/")
 	err = easy.Perform()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,7 +55,7 @@ func TestSocketsOrder(t *testing.T) {
 	noLeaks(t)
 	srv := newServer(t, "tcp4")
 	dead := closedPort(t)
-	rw, err := ParseRewrite(fmt.Sprintf("127.0.0.1:%d=%s", dead, srv.Addr))
+	rw, err := sock.ParseRewrite(fmt.Sprintf("127.0.0.1:%d=%s", dead, srv.Addr))
 	must(t, err)
 	var order []string
 	var tr bytes.Buffer
@@ -67,8 +68,8 @@ func TestSocketsOrder(t *testing.T) {
 				return nil
 			},
 		},
-		Options: []SocketOption{TCPUserTimeout(1500 * time.Millisecond)},
-		Trace:   NewTrace(&tr),
+		Options: []sock.SocketOption{sock.TCPUserTimeout(1500 * time.Millisecond)},
+		Trace:   sock.NewTrace(&tr),
 	}
 	e, body := newEasy(t)
 	must(t, s.Install(e))
@@ -91,12 +92,12 @@ func TestSocketsOrder(t *testing.T) {
 	// A guard that denies the rewritten address refuses, though the
 	// original would have been allowed.
 	s2 := *s
-	s2.Guard = NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(dead)))
+	s2.Guard = sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), sock.WithPorts(uint16(dead)))
 	e2, _ := newEasy(t)
 	must(t, s2.Install(e2))
 	must(t, e2.Setopt(OPT_URL, fmt.Sprintf("http://127.0.0.1:%d/order", dead)))
-	if err := e2.Perform(); !errors.Is(err, ErrProhibitedPort) {
-		t.Fatalf("guard after rewrite: %v, want ErrProhibitedPort", err)
+	if err := e2.Perform(); !errors.Is(err, sock.ErrProhibitedPort) {
+		t.Fatalf("guard after rewrite: %v, want sock.ErrProhibitedPort", err)
 	}
 }
 
@@ -106,10 +107,10 @@ func TestFromControl(t *testing.T) {
 	noLeaks(t)
 	srv := newServer(t, "tcp4")
 	e, _ := newEasy(t)
-	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, FromControl(NewGuard().Control)))
+	must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, FromControl(sock.NewGuard().Control)))
 	must(t, e.Setopt(OPT_URL, srv.url("/")))
-	if err := e.Perform(); !errors.Is(err, ErrProhibitedIP) {
-		t.Fatalf("Perform = %v, want ErrProhibitedIP", err)
+	if err := e.Perform(); !errors.Is(err, sock.ErrProhibitedIP) {
+		t.Fatalf("Perform = %v, want sock.ErrProhibitedIP", err)
 	}
 	var mark int
 	setMark := func(network, address string, c syscall.RawConn) error {
@@ -137,12 +138,12 @@ func TestFromControl(t *testing.T) {
 func TestSocketsFTPActive(t *testing.T) {
 	noLeaks(t)
 	srv := newFTP(t)
-	rw, err := ParseRewrite("127.0.0.1:9=127.0.0.1:10")
+	rw, err := sock.ParseRewrite("127.0.0.1:9=127.0.0.1:10")
 	must(t, err)
 	_, port := splitPort(t, strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "ftp://"), "/"))
 	p, err := strconv.Atoi(port)
 	must(t, err)
-	g := NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), WithPorts(uint16(p)))
+	g := sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")), sock.WithPorts(uint16(p)))
 	var hooked []string
 	e, body := newEasy(t)
 	must(t, (&Sockets{Rewrite: rw, Guard: g, Protocols: []string{"ftp"},
@@ -150,7 +151,7 @@ func TestSocketsFTPActive(t *testing.T) {
 			hooked = append(hooked, address)
 			return g.Control(network, address, nil)
 		}},
-		Options: []SocketOption{KeepAlive(net.KeepAliveConfig{Enable: true})}}).Install(e))
+		Options: []sock.SocketOption{sock.KeepAlive(net.KeepAliveConfig{Enable: true})}}).Install(e))
 	must(t, e.Setopt(OPT_FTPPORT, "-"))
 	must(t, e.Setopt(OPT_URL, srv.URL()+"hello.txt"))
 	must(t, e.Perform())

@@ -4,14 +4,133 @@ package curl
 
 import (
 	"errors"
-	"math"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
+
+func TestSocketOptionsCallbackPurposes(t *testing.T) {
+	cb := FromSocketOptions(sock.TCPUserTimeout(2 * time.Second))
+	for _, tc := range []struct {
+		purpose SockType
+		want    int
+	}{
+		{SOCKTYPE_IPCXN, 2000},
+		{SOCKTYPE_ACCEPT, 2000},
+		{SockType(7), 0}, // not ours to configure
+	} {
+		fd := testSocket(t, "tcp4")
+		code, err := cb("clientp", fd, tc.purpose)
+		if code != SOCKOPT_OK || err != nil {
+			t.Fatalf("%v: (%d, %v)", tc.purpose, code, err)
+		}
+		if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != tc.want {
+			t.Errorf("%v: TCP_USER_TIMEOUT %d, want %d", tc.purpose, got, tc.want)
+		}
+	}
+	// The list is copied: changing the caller's slice changes nothing.
+	opts := []sock.SocketOption{sock.SendBuffer(1 << 16)}
+	cb = FromSocketOptions(opts...)
+	opts[0] = sock.BindToDevice("nosuchif0")
+	if code, err := cb(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN); code != SOCKOPT_OK || err != nil {
+		t.Fatalf("(%d, %v) after changing the caller's slice", code, err)
+	}
+	code, err := FromSocketOptions(sock.BindToDevice("nosuchif0"))(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN)
+	if code != SOCKOPT_ERROR || !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("failing option: (%d, %v)", code, err)
+	}
+}
+
+// Options as libcurl's sockopt callback: the options are on the socket
+// libcurl connects, as the close-socket callback finds it.
+func TestSocketOptionsTransfer(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			noLeaks(t)
+			srv := newServer(t, network)
+			e, body := newEasy(t)
+			url := srv.url("/opts")
+			if network == "unix" {
+				must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
+				url = "http://localhost/opts"
+			}
+			must(t, e.Setopt(OPT_URL, url))
+			must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromSocketOptions(
+				sock.TCPUserTimeout(1500*time.Millisecond),
+				sock.KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 20 * time.Second, Interval: 5 * time.Second, Count: 3}),
+				sock.RecvBuffer(200<<10),
+			)))
+			var got []sockState
+			must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
+				got = append(got, readState(t, fd))
+				return unix.Close(fd)
+			}))
+			must(t, e.Setopt(OPT_FORBID_REUSE, 1))
+			must(t, e.Perform())
+			if want := "hello " + network + " /opts"; body.String() != want {
+				t.Fatalf("body %q, want %q", body.String(), want)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d sockets closed, want 1", len(got))
+			}
+			s := got[0]
+			if s.rcvbuf < 200<<10 {
+				t.Errorf("SO_RCVBUF %d, want at least %d", s.rcvbuf, 200<<10)
+			}
+			wantTCP := [5]int{1, 20, 5, 3, 1500}
+			if network == "unix" {
+				wantTCP = [5]int{-1, -1, -1, -1, -1}
+			}
+			if tcp := [5]int{s.keepalive, s.idle, s.intvl, s.cnt, s.userTimeout}; tcp != wantTCP {
+				t.Errorf("keepalive, idle, interval, count, user timeout = %v, want %v", tcp, wantTCP)
+			}
+		})
+	}
+}
+
+// A failing option fails the connection attempt with the option's error.
+func TestSocketOptionsTransferError(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromSocketOptions(sock.SendBuffer(1<<16), sock.BindToDevice("nosuchif0"))))
+	err := e.Perform()
+	var soe *sock.SocketOptionError
+	if !errors.As(err, &soe) || soe.Option != "SO_BINDTODEVICE" || !errors.Is(err, unix.ENODEV) ||
+		!errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
+		t.Fatalf("Perform = %v, want SO_BINDTODEVICE's ENODEV and E_ABORTED_BY_CALLBACK", err)
+	}
+	if srv.Conns() != 0 {
+		t.Fatal("the server was reached")
+	}
+}
+
+// FTP active mode: the accepted data socket gets the options too.
+func TestSocketOptionsFTPAccept(t *testing.T) {
+	noLeaks(t)
+	srv := newFTP(t)
+	e, body := newEasy(t)
+	cb := FromSocketOptions(sock.TCPUserTimeout(1234 * time.Millisecond))
+	got := map[SockType]int{}
+	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, func(c any, fd int, purpose SockType) (int, error) {
+		code, err := cb(c, fd, purpose)
+		got[purpose] = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+		return code, err
+	}))
+	must(t, e.Setopt(OPT_FTPPORT, "127.0.0.1"))
+	must(t, e.Setopt(OPT_URL, srv.URL()+"hello.txt"))
+	must(t, e.Perform())
+	if body.String() != "hello over ftp\n" {
+		t.Fatalf("body %q", body.String())
+	}
+	if got[SOCKTYPE_IPCXN] != 1234 || got[SOCKTYPE_ACCEPT] != 1234 {
+		t.Fatalf("TCP_USER_TIMEOUT by purpose: %v, want 1234 for IPCXN and ACCEPT", got)
+	}
+}
 
 // testSocket returns an unconnected socket of a Go network name, closed at
 // the end of the test.
@@ -81,343 +200,4 @@ func readState(t *testing.T, fd int) sockState {
 		}
 	}
 	return s
-}
-
-func TestSocketOptionsEachOption(t *testing.T) {
-	canMark := unix.Geteuid() == 0
-	for _, network := range []string{"tcp4", "tcp6", "udp4", "udp6", "unix", "unixgram"} {
-		t.Run(network, func(t *testing.T) {
-			fd := testSocket(t, network)
-			before := readState(t, fd)
-			opts := []SocketOption{
-				KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 1500 * time.Millisecond, Interval: 3 * time.Second, Count: 4}),
-				TCPUserTimeout(1500 * time.Millisecond),
-				SendBuffer(64 << 10),
-				RecvBuffer(96 << 10),
-				BindToDevice("lo"),
-			}
-			if canMark {
-				opts = append(opts, Mark(0x2a))
-			}
-			if err := ApplyOptions(fd, opts...); err != nil {
-				t.Fatal(err)
-			}
-			got := readState(t, fd)
-			want := before
-			tcp := strings.HasPrefix(network, "tcp")
-			if tcp {
-				// 1.5s rounds up to 2s, as Go rounds.
-				want.keepalive, want.idle, want.intvl, want.cnt, want.userTimeout = 1, 2, 3, 4, 1500
-			}
-			if !strings.HasPrefix(network, "unix") {
-				want.device = "lo"
-			}
-			if canMark {
-				want.mark = 0x2a
-			}
-			// Linux doubles the buffer sizes it reports.
-			if got.sndbuf < 64<<10 || got.rcvbuf < 96<<10 {
-				t.Errorf("SO_SNDBUF %d, SO_RCVBUF %d: want at least %d and %d", got.sndbuf, got.rcvbuf, 64<<10, 96<<10)
-			}
-			got.sndbuf, got.rcvbuf = want.sndbuf, want.rcvbuf
-			if got != want {
-				t.Errorf("after options:\n got %+v\nwant %+v", got, want)
-			}
-		})
-	}
-}
-
-func TestSocketOptionsKeepAliveGoSemantics(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  net.KeepAliveConfig
-		want [4]int // SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT
-	}{
-		{"zero-is-go-default", net.KeepAliveConfig{Enable: true}, [4]int{1, 15, 15, 9}},
-		{"negative-leaves-alone", net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}, [4]int{1, 100, 101, 7}},
-		{"round-up", net.KeepAliveConfig{Enable: true, Idle: time.Nanosecond, Interval: 2*time.Second + 1, Count: 3}, [4]int{1, 1, 3, 3}},
-		{"disable", net.KeepAliveConfig{Enable: false, Idle: -1, Interval: -1, Count: -1}, [4]int{0, 100, 101, 7}},
-		{"disable-sets-like-go", net.KeepAliveConfig{Enable: false}, [4]int{0, 15, 15, 9}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fd := testSocket(t, "tcp4")
-			// Values no default has, to see what is left alone.
-			must(t, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1))
-			must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 100))
-			must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 101))
-			must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 7))
-			must(t, ApplyOptions(fd, KeepAlive(tc.cfg)))
-			got := [4]int{
-				getInt(t, fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT),
-			}
-			if got != tc.want {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// What Go's own SetKeepAliveConfig does to a socket, KeepAlive does too.
-func TestSocketOptionsKeepAliveMatchesGo(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	for _, cfg := range []net.KeepAliveConfig{
-		{Enable: true, Idle: 1500 * time.Millisecond, Interval: 700 * time.Millisecond, Count: 2},
-		{Enable: true},
-		{Enable: false, Idle: 5 * time.Second},
-	} {
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(t, c.(*net.TCPConn).SetKeepAliveConfig(cfg))
-		rc, _ := c.(*net.TCPConn).SyscallConn()
-		var goState sockState
-		rc.Control(func(fd uintptr) { goState = readState(t, int(fd)) })
-		c.Close()
-
-		fd := testSocket(t, "tcp4")
-		must(t, ApplyOptions(fd, KeepAlive(cfg)))
-		ours := readState(t, fd)
-		// Only keep-alive is compared: Dial itself sets other options.
-		goState = sockState{keepalive: goState.keepalive, idle: goState.idle, intvl: goState.intvl, cnt: goState.cnt}
-		ours = sockState{keepalive: ours.keepalive, idle: ours.idle, intvl: ours.intvl, cnt: ours.cnt}
-		if ours != goState {
-			t.Errorf("%+v: ours %+v, Go's %+v", cfg, ours, goState)
-		}
-	}
-}
-
-func TestSocketOptionsTCPUserTimeout(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want int
-	}{
-		{1500 * time.Millisecond, 1500},
-		{time.Microsecond, 1}, // never 0, which would mean the default
-		{0, 0},
-	} {
-		fd := testSocket(t, "tcp6")
-		must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 77))
-		must(t, ApplyOptions(fd, TCPUserTimeout(tc.d)))
-		if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != tc.want {
-			t.Errorf("TCPUserTimeout(%v): %d, want %d", tc.d, got, tc.want)
-		}
-	}
-}
-
-func TestSocketOptionsMarkWraps(t *testing.T) {
-	if unix.Geteuid() != 0 {
-		t.Skip("SO_MARK needs CAP_NET_ADMIN")
-	}
-	fd := testSocket(t, "tcp4")
-	must(t, ApplyOptions(fd, Mark(0xfffffff0)))
-	if got := uint32(getInt(t, fd, unix.SOL_SOCKET, unix.SO_MARK)); got != 0xfffffff0 {
-		t.Fatalf("SO_MARK %#x", got)
-	}
-}
-
-func TestSocketOptionsErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		network string
-		opt     SocketOption
-		errno   error
-		want    string
-	}{
-		{"no-device", "tcp4", BindToDevice("nosuchif0"), unix.ENODEV, "curlsock: socket option SO_BINDTODEVICE: no such device"},
-		{"negative-timeout", "tcp4", TCPUserTimeout(-time.Second), unix.EINVAL, "curlsock: socket option TCP_USER_TIMEOUT: -1s out of range: invalid argument"},
-		// A bad argument fails whatever the socket, also one the option skips.
-		{"negative-timeout-unix", "unix", TCPUserTimeout(-time.Second), unix.EINVAL, "TCP_USER_TIMEOUT"},
-		{"huge-timeout", "tcp4", TCPUserTimeout(1 << 62), unix.EINVAL, "TCP_USER_TIMEOUT"},
-		// Rounding up must not wrap the largest durations negative.
-		{"max-timeout", "tcp4", TCPUserTimeout(math.MaxInt64), unix.EINVAL, "out of range"},
-		{"max-keepidle", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Idle: math.MaxInt64}), unix.EINVAL, "TCP_KEEPIDLE"},
-		{"max-keepintvl", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Interval: math.MaxInt64}), unix.EINVAL, "TCP_KEEPINTVL"},
-		{"negative-buffer", "udp4", SendBuffer(-1), unix.EINVAL, "curlsock: socket option SO_SNDBUF: -1 out of range: invalid argument"},
-		{"huge-buffer", "udp4", RecvBuffer(1 << 40), unix.EINVAL, "SO_RCVBUF"},
-		{"huge-mark", "tcp4", Mark(1 << 33), unix.EINVAL, "SO_MARK"},
-		{"keepidle-too-big", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 1000 * time.Hour}), unix.EINVAL, "curlsock: socket option TCP_KEEPIDLE: invalid argument"},
-		{"keepcnt-too-big", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Count: 1 << 40}), unix.EINVAL, "TCP_KEEPCNT"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fd := testSocket(t, tc.network)
-			err := ApplyOptions(fd, tc.opt)
-			var soe *SocketOptionError
-			if !errors.Is(err, tc.errno) || !errors.As(err, &soe) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("ApplyOptions = %v, want %v and a *SocketOptionError saying %q", err, tc.errno, tc.want)
-			}
-		})
-	}
-}
-
-func TestSocketOptionsFirstErrorWins(t *testing.T) {
-	fd := testSocket(t, "tcp4")
-	before := getInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
-	err := ApplyOptions(fd, TCPUserTimeout(time.Second), BindToDevice("nosuchif0"), SendBuffer(before*4), TCPUserTimeout(-1))
-	if !errors.Is(err, unix.ENODEV) {
-		t.Fatalf("ApplyOptions = %v, want the first error, ENODEV", err)
-	}
-	if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != 1000 {
-		t.Fatalf("option before the error not applied: TCP_USER_TIMEOUT %d", got)
-	}
-	if got := getInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF); got != before {
-		t.Fatalf("option after the error applied: SO_SNDBUF %d → %d", before, got)
-	}
-}
-
-func TestSocketOptionsNotASocket(t *testing.T) {
-	var p [2]int
-	must(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	// A TCP-only option cannot be skipped without knowing the socket.
-	for _, opt := range []SocketOption{KeepAlive(net.KeepAliveConfig{Enable: true}), SendBuffer(1 << 16)} {
-		err := ApplyOptions(p[0], opt)
-		if !errors.Is(err, unix.ENOTSOCK) || !strings.Contains(err.Error(), opt.String()) {
-			t.Errorf("ApplyOptions(pipe, %s) = %v, want ENOTSOCK naming the option", opt, err)
-		}
-	}
-}
-
-func TestSocketOptionsZeroAndEmpty(t *testing.T) {
-	fd := testSocket(t, "tcp4")
-	if err := ApplyOptions(fd); err != nil {
-		t.Fatal(err)
-	}
-	if err := ApplyOptions(fd, SocketOption{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ApplyOptions(-1, SocketOption{}); err != nil {
-		t.Fatal("the zero option touched the fd:", err)
-	}
-	if s := (SocketOption{}).String(); s != "" {
-		t.Fatalf("zero option named %q", s)
-	}
-}
-
-func TestSocketOptionsCallbackPurposes(t *testing.T) {
-	cb := FromOptions(TCPUserTimeout(2 * time.Second))
-	for _, tc := range []struct {
-		purpose SockType
-		want    int
-	}{
-		{SOCKTYPE_IPCXN, 2000},
-		{SOCKTYPE_ACCEPT, 2000},
-		{SockType(7), 0}, // not ours to configure
-	} {
-		fd := testSocket(t, "tcp4")
-		code, err := cb("clientp", fd, tc.purpose)
-		if code != SOCKOPT_OK || err != nil {
-			t.Fatalf("%v: (%d, %v)", tc.purpose, code, err)
-		}
-		if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != tc.want {
-			t.Errorf("%v: TCP_USER_TIMEOUT %d, want %d", tc.purpose, got, tc.want)
-		}
-	}
-	// The list is copied: changing the caller's slice changes nothing.
-	opts := []SocketOption{SendBuffer(1 << 16)}
-	cb = FromOptions(opts...)
-	opts[0] = BindToDevice("nosuchif0")
-	if code, err := cb(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN); code != SOCKOPT_OK || err != nil {
-		t.Fatalf("(%d, %v) after changing the caller's slice", code, err)
-	}
-	code, err := FromOptions(BindToDevice("nosuchif0"))(nil, testSocket(t, "tcp4"), SOCKTYPE_IPCXN)
-	if code != SOCKOPT_ERROR || !errors.Is(err, unix.ENODEV) {
-		t.Fatalf("failing option: (%d, %v)", code, err)
-	}
-}
-
-// Options as libcurl's sockopt callback: the options are on the socket
-// libcurl connects, as the close-socket callback finds it.
-func TestSocketOptionsTransfer(t *testing.T) {
-	for _, network := range []string{"tcp4", "tcp6", "unix"} {
-		t.Run(network, func(t *testing.T) {
-			noLeaks(t)
-			srv := newServer(t, network)
-			e, body := newEasy(t)
-			url := srv.url("/opts")
-			if network == "unix" {
-				must(t, e.Setopt(OPT_UNIX_SOCKET_PATH, srv.Addr))
-				url = "http://localhost/opts"
-			}
-			must(t, e.Setopt(OPT_URL, url))
-			must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromOptions(
-				TCPUserTimeout(1500*time.Millisecond),
-				KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 20 * time.Second, Interval: 5 * time.Second, Count: 3}),
-				RecvBuffer(200<<10),
-			)))
-			var got []sockState
-			must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
-				got = append(got, readState(t, fd))
-				return unix.Close(fd)
-			}))
-			must(t, e.Setopt(OPT_FORBID_REUSE, 1))
-			must(t, e.Perform())
-			if want := "hello " + network + " /opts"; body.String() != want {
-				t.Fatalf("body %q, want %q", body.String(), want)
-			}
-			if len(got) != 1 {
-				t.Fatalf("%d sockets closed, want 1", len(got))
-			}
-			s := got[0]
-			if s.rcvbuf < 200<<10 {
-				t.Errorf("SO_RCVBUF %d, want at least %d", s.rcvbuf, 200<<10)
-			}
-			wantTCP := [5]int{1, 20, 5, 3, 1500}
-			if network == "unix" {
-				wantTCP = [5]int{-1, -1, -1, -1, -1}
-			}
-			if tcp := [5]int{s.keepalive, s.idle, s.intvl, s.cnt, s.userTimeout}; tcp != wantTCP {
-				t.Errorf("keepalive, idle, interval, count, user timeout = %v, want %v", tcp, wantTCP)
-			}
-		})
-	}
-}
-
-// A failing option fails the connection attempt with the option's error.
-func TestSocketOptionsTransferError(t *testing.T) {
-	noLeaks(t)
-	srv := newServer(t, "tcp4")
-	e, _ := newEasy(t)
-	must(t, e.Setopt(OPT_URL, srv.url("/")))
-	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, FromOptions(SendBuffer(1<<16), BindToDevice("nosuchif0"))))
-	err := e.Perform()
-	var soe *SocketOptionError
-	if !errors.As(err, &soe) || soe.Option != "SO_BINDTODEVICE" || !errors.Is(err, unix.ENODEV) ||
-		!errors.Is(err, CurlError(E_ABORTED_BY_CALLBACK)) {
-		t.Fatalf("Perform = %v, want SO_BINDTODEVICE's ENODEV and E_ABORTED_BY_CALLBACK", err)
-	}
-	if srv.Conns() != 0 {
-		t.Fatal("the server was reached")
-	}
-}
-
-// FTP active mode: the accepted data socket gets the options too.
-func TestSocketOptionsFTPAccept(t *testing.T) {
-	noLeaks(t)
-	srv := newFTP(t)
-	e, body := newEasy(t)
-	cb := FromOptions(TCPUserTimeout(1234 * time.Millisecond))
-	got := map[SockType]int{}
-	must(t, e.Setopt(OPT_SOCKOPTFUNCTION, func(c any, fd int, purpose SockType) (int, error) {
-		code, err := cb(c, fd, purpose)
-		got[purpose] = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
-		return code, err
-	}))
-	must(t, e.Setopt(OPT_FTPPORT, "127.0.0.1"))
-	must(t, e.Setopt(OPT_URL, srv.URL()+"hello.txt"))
-	must(t, e.Perform())
-	if body.String() != "hello over ftp\n" {
-		t.Fatalf("body %q", body.String())
-	}
-	if got[SOCKTYPE_IPCXN] != 1234 || got[SOCKTYPE_ACCEPT] != 1234 {
-		t.Fatalf("TCP_USER_TIMEOUT by purpose: %v, want 1234 for IPCXN and ACCEPT", got)
-	}
 }

@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,8 +49,8 @@ const (
 	stRedirect                            // FOLLOWLOCATION on the reused handle
 	stMulti                               // three transfers in the goroutine's multi
 	stMultiTimeout                        // a black hole and a success in the multi
-	stGuarded                             // Sockets{Guard} allowing the server
-	stGuardDenied                         // Sockets{Guard} with the default rules: refused before any socket
+	stGuarded                             // Sockets{sock.Guard} allowing the server
+	stGuardDenied                         // Sockets{sock.Guard} with the default rules: refused before any socket
 	stHappyEyeballs                       // IPv6 black hole first, IPv4 server second
 	stNumScenarios
 )
@@ -132,7 +133,7 @@ type stressEnv struct {
 	hole    string           // 127.0.0.1:port whose SYNs are dropped
 	heName  string           // CURLOPT_RESOLVE entry: [::1] black hole, then the server; "" without IPv6
 	acct    *stressAcct
-	guard   *Guard // allows srv
+	guard   *sock.Guard // allows srv
 
 	deadline time.Time
 	stopped  atomic.Bool
@@ -140,7 +141,7 @@ type stressEnv struct {
 	mu       sync.Mutex
 	byKind   [stNumScenarios]int
 	failures []string
-	traces   []*Trace
+	traces   []*sock.Trace
 	denied   int
 }
 
@@ -232,7 +233,7 @@ func TestStress(t *testing.T) {
 		tls:      tlsSrv,
 		refused:  fmt.Sprintf("127.0.0.1:%d", closedPort(t)),
 		hole:     blackHole(t, "tcp4", 0),
-		guard:    NewGuard(WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")), WithPorts(srvPort)),
+		guard:    sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")), sock.WithPorts(srvPort)),
 		deadline: time.Now().Add(budget),
 	}
 	env.acct = &stressAcct{open: map[stressSock]string{}, silentOK: map[string]string{env.hole: "connect timeout"}}
@@ -352,7 +353,7 @@ func (env *stressEnv) worker(w, n int) {
 	}
 	m := MultiInit()
 	defer m.Cleanup()
-	trace := NewTrace(nil)
+	trace := sock.NewTrace(nil)
 	env.mu.Lock()
 	env.traces = append(env.traces, trace)
 	env.mu.Unlock()
@@ -394,7 +395,7 @@ func stressExpect(err error, body *bytes.Buffer, want ...error) error {
 	return nil
 }
 
-func (env *stressEnv) transfer(kind stressScenario, reuse *CURL, rbody *bytes.Buffer, m *CURLM, trace *Trace) error {
+func (env *stressEnv) transfer(kind stressScenario, reuse *CURL, rbody *bytes.Buffer, m *CURLM, trace *sock.Trace) error {
 	srvURL := env.srv.url("/ok")
 	switch kind {
 	case stOK, stRedirect:
@@ -426,8 +427,8 @@ func (env *stressEnv) transfer(kind stressScenario, reuse *CURL, rbody *bytes.Bu
 	case stGuarded, stGuardDenied:
 		s := &Sockets{Guard: env.guard, Trace: trace}
 		if kind == stGuardDenied {
-			s.Guard = NewGuard() // loopback is denied: refused before a socket exists
-			want = []error{ErrProhibitedIP, CurlError(E_COULDNT_CONNECT)}
+			s.Guard = sock.NewGuard() // loopback is denied: refused before a socket exists
+			want = []error{sock.ErrProhibitedIP, CurlError(E_COULDNT_CONNECT)}
 			env.mu.Lock()
 			env.denied++
 			env.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 
 	gocurl "github.com/andelf/go-curl"
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,9 +53,9 @@ func setGoCallbacks(e *curl.CURL) error {
 }
 
 func setGuard(e *curl.CURL) error {
-	s := &curl.Sockets{Guard: curl.NewGuard(
-		curl.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")),
-		curl.WithAnyPort(),
+	s := &curl.Sockets{Guard: sock.NewGuard(
+		sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.1/32")),
+		sock.WithAnyPort(),
 	)}
 	return firstError(s.Install(e), e.Setopt(curl.OPT_CLOSESOCKETFUNCTION, goClose))
 }

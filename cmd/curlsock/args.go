@@ -12,6 +12,7 @@ import (
 	"time"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/sock"
 )
 
 // options is the parsed command line.
@@ -57,7 +58,7 @@ type options struct {
 	anyPort    bool
 	allowUnix  bool
 	maps       []string
-	rewrite    *curl.RewriteTable // maps, parsed
+	rewrite    *sock.RewriteTable // maps, parsed
 	trace      bool
 	keepalive  time.Duration
 	userTO     time.Duration
@@ -322,7 +323,7 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if len(o.maps) > 0 {
 		var err error
-		if o.rewrite, err = curl.ParseRewrite(o.maps...); err != nil {
+		if o.rewrite, err = sock.ParseRewrite(o.maps...); err != nil {
 			return nil, usageError{fmt.Sprintf("option --map: %v", err)}
 		}
 	}

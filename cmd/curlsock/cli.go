@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/sock"
 )
 
 // Exit codes beyond libcurl's own, as curl uses them.
@@ -96,43 +97,43 @@ func fetch(o *options, stdin io.Reader, stdout, stderr io.Writer, extraControl [
 			protocols = append(protocols, "ftp")
 		}
 		s.Protocols = protocols
-		var gopts []curl.GuardOption
+		var gopts []sock.GuardOption
 		if len(o.allow) > 0 {
-			gopts = append(gopts, curl.WithAllowedPrefixes(o.allow...))
+			gopts = append(gopts, sock.WithAllowedPrefixes(o.allow...))
 		}
 		if len(o.deny) > 0 {
-			gopts = append(gopts, curl.WithDeniedPrefixes(o.deny...))
+			gopts = append(gopts, sock.WithDeniedPrefixes(o.deny...))
 		}
 		if o.anyPort {
-			gopts = append(gopts, curl.WithAnyPort())
+			gopts = append(gopts, sock.WithAnyPort())
 		} else if len(o.ports) > 0 {
-			gopts = append(gopts, curl.WithPorts(o.ports...))
+			gopts = append(gopts, sock.WithPorts(o.ports...))
 		}
 		if o.allowUnix {
-			gopts = append(gopts, curl.WithUnixSockets())
+			gopts = append(gopts, sock.WithUnixSockets())
 		}
-		s.Guard = curl.NewGuard(gopts...)
+		s.Guard = sock.NewGuard(gopts...)
 	}
 	if o.keepalive > 0 {
-		s.Options = append(s.Options, curl.KeepAlive(net.KeepAliveConfig{Enable: true, Idle: o.keepalive, Interval: o.keepalive}))
+		s.Options = append(s.Options, sock.KeepAlive(net.KeepAliveConfig{Enable: true, Idle: o.keepalive, Interval: o.keepalive}))
 	}
 	if o.userTO > 0 {
-		s.Options = append(s.Options, curl.TCPUserTimeout(o.userTO))
+		s.Options = append(s.Options, sock.TCPUserTimeout(o.userTO))
 	}
 	if o.mark > 0 {
-		s.Options = append(s.Options, curl.Mark(o.mark))
+		s.Options = append(s.Options, sock.Mark(o.mark))
 	}
 	if o.device != "" {
-		s.Options = append(s.Options, curl.BindToDevice(o.device))
+		s.Options = append(s.Options, sock.BindToDevice(o.device))
 	}
 	if o.sndbuf > 0 {
-		s.Options = append(s.Options, curl.SendBuffer(o.sndbuf))
+		s.Options = append(s.Options, sock.SendBuffer(o.sndbuf))
 	}
 	if o.rcvbuf > 0 {
-		s.Options = append(s.Options, curl.RecvBuffer(o.rcvbuf))
+		s.Options = append(s.Options, sock.RecvBuffer(o.rcvbuf))
 	}
 	if o.trace {
-		s.Trace = curl.NewTrace(stderr)
+		s.Trace = sock.NewTrace(stderr)
 	}
 	s.Control = append(s.Control, extraControl...)
 

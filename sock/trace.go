@@ -1,6 +1,4 @@
-//go:build linux
-
-package curl
+package sock
 
 import (
 	"cmp"
@@ -11,27 +9,30 @@ import (
 	"time"
 )
 
-// TraceKind is what happened to a socket.
+// TraceKind is what happened to a socket: one of the Trace* kinds. Its
+// value is the word the log shows.
 type TraceKind string
 
 // TraceEvent kinds.
 const (
 	TraceOpen    TraceKind = "open"    // a socket was opened
-	TraceRefuse  TraceKind = "refuse"  // an open, or a request on a reused connection, was refused; Err says why
+	TraceRefuse  TraceKind = "refuse"  // an open was refused; Err says why
 	TraceSockopt TraceKind = "sockopt" // the sockopt callback ran; Err if it failed
 	TraceClose   TraceKind = "close"   // a socket was closed; Err if close failed
 )
 
 // TraceEvent is one socket event of a transfer.
 type TraceEvent struct {
-	Time    time.Time
-	Handle  uint64 // the easy handle's number: curlsock numbers handles 1, 2, ... as they are made
-	Kind    TraceKind
-	FD      int      // -1 when none
-	Purpose SockType // not shown for close events, whose callback has none
-	Addr    string   // destination as Sockaddr.String gives it; "" if unknown
-	Rewrite string   // original destination when it was rewritten, else ""
-	Err     error    // for refuse, or a failed sockopt or close
+	Time time.Time
+	// Handle is the easy handle's sequence number as curlsock assigns it,
+	// 1 for the first handle of the process (package curl sets it).
+	Handle  uint64
+	Kind    TraceKind // TraceOpen, TraceRefuse, TraceSockopt, TraceClose
+	FD      int       // -1 when none
+	Purpose SockType  // not shown for close events, whose callback has none
+	Addr    string    // destination as Sockaddr.String gives it; "" if unknown
+	Rewrite string    // original destination when it was rewritten, else ""
+	Err     error     // for refuse, or a failed sockopt or close
 }
 
 // String returns the event as one line:

@@ -1,6 +1,4 @@
-//go:build linux
-
-package curl
+package sock
 
 import (
 	"fmt"
@@ -11,7 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SocketOption is one socket setting for ApplyOptions and Options, made by
+// SocketOption is one socket setting for ApplyOptions (and for package curl's
+// sockopt callbacks, curl.Sockets.Options and curl.FromSocketOptions), made by
 // KeepAlive, TCPUserTimeout, Mark, BindToDevice, SendBuffer or RecvBuffer.
 // The zero SocketOption does nothing.
 type SocketOption struct {
@@ -102,7 +101,7 @@ func KeepAlive(cfg net.KeepAliveConfig) SocketOption {
 			name string
 			v    int
 		}{
-			{unix.TCP_KEEPIDLE, "TCP_KEEPIDLE", idle},
+			{tcpKeepIdle, "TCP_KEEPIDLE", idle},
 			{unix.TCP_KEEPINTVL, "TCP_KEEPINTVL", intvl},
 			{unix.TCP_KEEPCNT, "TCP_KEEPCNT", cnt},
 		} {
@@ -130,7 +129,8 @@ func ceilDiv(d, unit time.Duration) time.Duration {
 // TCPUserTimeout sets TCP_USER_TIMEOUT: how long sent data may stay
 // unacknowledged before the connection is dropped, rounded up to whole
 // milliseconds (so that a positive duration never becomes 0, the system
-// default). TCP sockets only.
+// default). TCP sockets only. Linux only: elsewhere it fails with an error
+// wrapping errors.ErrUnsupported.
 func TCPUserTimeout(d time.Duration) SocketOption {
 	const name = "TCP_USER_TIMEOUT"
 	ms := ceilDiv(d, time.Millisecond)
@@ -138,12 +138,13 @@ func TCPUserTimeout(d time.Duration) SocketOption {
 		return rangeErr(name, d)
 	}
 	return SocketOption{name: name, scope: tcpSocket, apply: func(fd int) error {
-		return setInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, name, int(ms))
+		return optErr(name, setTCPUserTimeout(fd, int(ms)))
 	}}
 }
 
 // Mark sets SO_MARK, the packet mark that policy routing and netfilter match
-// on. It needs CAP_NET_ADMIN; without it the option fails with EPERM.
+// on. It needs CAP_NET_ADMIN; without it the option fails with EPERM. Linux
+// only: elsewhere it fails with an error wrapping errors.ErrUnsupported.
 func Mark(mark int) SocketOption {
 	const name = "SO_MARK"
 	if mark < math.MinInt32 || mark > math.MaxUint32 {
@@ -151,16 +152,17 @@ func Mark(mark int) SocketOption {
 	}
 	return SocketOption{name: name, apply: func(fd int) error {
 		// The kernel reads a u32; the int32 that carries it may wrap.
-		return setInt(fd, unix.SOL_SOCKET, unix.SO_MARK, name, int(int32(uint32(mark))))
+		return optErr(name, setMark(fd, int(int32(uint32(mark)))))
 	}}
 }
 
 // BindToDevice sets SO_BINDTODEVICE: the socket sends and receives only
-// through interface ifname ("" unbinds). IP sockets only.
+// through interface ifname ("" unbinds). IP sockets only. Linux only:
+// elsewhere it fails with an error wrapping errors.ErrUnsupported.
 func BindToDevice(ifname string) SocketOption {
 	const name = "SO_BINDTODEVICE"
 	return SocketOption{name: name, scope: ipSocket, apply: func(fd int) error {
-		return optErr(name, unix.BindToDevice(fd, ifname))
+		return optErr(name, bindToDevice(fd, ifname))
 	}}
 }
 
@@ -182,11 +184,19 @@ func bufferOption(name string, opt, bytes int) SocketOption {
 	}}
 }
 
+// OptionFunc returns a SocketOption that runs set on every socket: a socket
+// setting this package has no constructor for (IP_TOS, SO_LINGER, ...).
+// name is how errors name it; an error from set fails the option as a
+// *SocketOptionError wrapping it.
+func OptionFunc(name string, set func(fd int) error) SocketOption {
+	return SocketOption{name: name, apply: func(fd int) error { return optErr(name, set(fd)) }}
+}
+
 // ApplyOptions sets opts on fd in order and stops at the first error, which
 // is a *SocketOptionError naming the option and wrapping the syscall error.
 // Options for TCP or IP sockets skip other sockets (unix, UDP), told apart by
-// the socket's own SO_DOMAIN and SO_PROTOCOL, since a sockopt callback gets
-// nothing but the fd.
+// the socket itself (on Linux its SO_DOMAIN and SO_PROTOCOL), since a sockopt
+// callback gets nothing but the fd.
 func ApplyOptions(fd int, opts ...SocketOption) error {
 	known := false
 	var ip, tcp bool
@@ -195,16 +205,10 @@ func ApplyOptions(fd int, opts ...SocketOption) error {
 			continue
 		}
 		if o.scope != anySocket && !known {
-			domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-			if err != nil {
+			var err error
+			if ip, tcp, err = socketKind(fd); err != nil {
 				return optErr(o.name, err)
 			}
-			proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-			if err != nil {
-				return optErr(o.name, err)
-			}
-			ip = domain == unix.AF_INET || domain == unix.AF_INET6
-			tcp = ip && (proto == unix.IPPROTO_TCP || proto == unix.IPPROTO_MPTCP)
 			known = true
 		}
 		if o.scope == ipSocket && !ip || o.scope == tcpSocket && !tcp {
@@ -215,22 +219,4 @@ func ApplyOptions(fd int, opts ...SocketOption) error {
 		}
 	}
 	return nil
-}
-
-// FromOptions returns a sockopt callback (OPT_SOCKOPTFUNCTION) that applies
-// opts, as ApplyOptions does, to every socket libcurl connects or accepts.
-// A failure returns SOCKOPT_ERROR with the error, which fails that
-// connection attempt (libcurl moves on to the next address) and shows in
-// Perform's error.
-func FromOptions(opts ...SocketOption) SockoptFunc {
-	opts = append([]SocketOption(nil), opts...)
-	return func(_ any, fd int, purpose SockType) (int, error) {
-		if purpose != SOCKTYPE_IPCXN && purpose != SOCKTYPE_ACCEPT {
-			return SOCKOPT_OK, nil
-		}
-		if err := ApplyOptions(fd, opts...); err != nil {
-			return SOCKOPT_ERROR, err
-		}
-		return SOCKOPT_OK, nil
-	}
 }

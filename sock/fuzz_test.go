@@ -1,6 +1,6 @@
 //go:build linux
 
-package curl
+package sock
 
 // Fuzz targets for the pure-Go parsers and encoders that sit between libcurl
 // and the callbacks: the sockaddr codec, the guard and the rewrite table. A
@@ -100,7 +100,7 @@ func FuzzSockaddrDecode(f *testing.F) {
 		}
 		sa.origAddr, sa.origPath = addr, path // as decodeSockaddr leaves it
 		var buf [sockaddrStorage]byte
-		fam, _, n, err := sa.encode(&buf)
+		fam, _, n, err := sa.Encode(buf[:])
 		if err != nil {
 			name := strings.TrimPrefix(path, "@")
 			if addr.IsValid() || len(name)+1 <= sunPathMax || !errors.Is(err, ErrInvalidAddress) {
@@ -162,7 +162,7 @@ func FuzzSockaddrEncode(f *testing.F) {
 		_ = sa.Network()
 		_ = sa.Sockaddr()
 		var buf [sockaddrStorage]byte
-		fam, proto, n, err := sa.encode(&buf)
+		fam, proto, n, err := sa.Encode(buf[:])
 		if err != nil {
 			if !errors.Is(err, ErrInvalidAddress) {
 				t.Fatalf("encode(%v, %q) = %v: not an ErrInvalidAddress", ap, path, err)
@@ -342,9 +342,9 @@ func FuzzRewrite(f *testing.F) {
 		if sa.Addr.IsValid() == (sa.Path != "") {
 			t.Fatalf("rewritten to %v and %q: want exactly one", sa.Addr, sa.Path)
 		}
-		if sa.changed() {
+		if sa.Changed() {
 			var buf [sockaddrStorage]byte
-			if _, _, _, err := sa.encode(&buf); err != nil {
+			if _, _, _, err := sa.Encode(buf[:]); err != nil {
 				t.Fatalf("%s rewrites %s to %s, which cannot be written back: %v", tbl, before.String(), sa.String(), err)
 			}
 		}

@@ -1,6 +1,4 @@
-//go:build linux
-
-package curl
+package sock
 
 import (
 	"errors"

@@ -1,6 +1,4 @@
-//go:build linux
-
-package curl
+package sock
 
 // The destination guard: an SSRF filter for the open-socket callback and for
 // net.Dialer.Control. Pure Go; it needs neither cgo nor libcurl.
@@ -307,7 +305,7 @@ func NewGuard(opts ...GuardOption) *Guard {
 		}
 		return off
 	}
-	g.desc = fmt.Sprintf("curl.Guard{ports: %s; sockets: %s; unix: %s; nat64: %s; allow: %s; deny: %s}",
+	g.desc = fmt.Sprintf("sock.Guard{ports: %s; sockets: %s; unix: %s; nat64: %s; allow: %s; deny: %s}",
 		ports,
 		onOff(g.datagram, "stream and datagram", "stream"),
 		onOff(g.unix, "allowed", "denied"),
@@ -315,6 +313,15 @@ func NewGuard(opts ...GuardOption) *Guard {
 		tablesString(g.allow4, g.allow6),
 		tablesString(g.deny4, g.deny6))
 	return g
+}
+
+// UnixSockets reports whether the guard allows unix sockets
+// (WithUnixSockets).
+func (g *Guard) UnixSockets() bool {
+	if g == nil {
+		g = defaultGuard
+	}
+	return g.unix
 }
 
 // String describes the guard's configuration, for logs.

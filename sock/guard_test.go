@@ -1,6 +1,6 @@
 //go:build linux
 
-package curl
+package sock
 
 import (
 	"context"
@@ -627,11 +627,11 @@ func TestGuardString(t *testing.T) {
 		opts []GuardOption
 		want string
 	}{
-		{nil, "curl.Guard{ports: 80, 443; sockets: stream; unix: denied; nat64: denied; allow: []; deny: []}"},
+		{nil, "sock.Guard{ports: 80, 443; sockets: stream; unix: denied; nat64: denied; allow: []; deny: []}"},
 		{[]GuardOption{WithAnyPort(), WithDatagram(), WithUnixSockets(), WithNAT64(),
 			WithAllowedPrefixes(netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("127.0.0.0/8")),
 			WithDeniedPrefixes(netip.MustParsePrefix("::ffff:8.8.8.0/120"))},
-			"curl.Guard{ports: any; sockets: stream and datagram; unix: allowed; nat64: decoded; allow: [127.0.0.0/8 fd00::/8]; deny: [8.8.8.0/24]}"},
+			"sock.Guard{ports: any; sockets: stream and datagram; unix: allowed; nat64: decoded; allow: [127.0.0.0/8 fd00::/8]; deny: [8.8.8.0/24]}"},
 	} {
 		if got := NewGuard(tc.opts...).String(); got != tc.want {
 			t.Errorf("String:\n got %s\nwant %s", got, tc.want)
