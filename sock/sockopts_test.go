@@ -10,85 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/internal/socktest"
 	"golang.org/x/sys/unix"
 )
-
-// testSocket returns an unconnected socket of a Go network name, closed at
-// the end of the test.
-func testSocket(t *testing.T, network string) int {
-	t.Helper()
-	var family, typ int
-	switch network {
-	case "tcp4":
-		family, typ = unix.AF_INET, unix.SOCK_STREAM
-	case "tcp6":
-		family, typ = unix.AF_INET6, unix.SOCK_STREAM
-	case "udp4":
-		family, typ = unix.AF_INET, unix.SOCK_DGRAM
-	case "udp6":
-		family, typ = unix.AF_INET6, unix.SOCK_DGRAM
-	case "unix":
-		family, typ = unix.AF_UNIX, unix.SOCK_STREAM
-	case "unixgram":
-		family, typ = unix.AF_UNIX, unix.SOCK_DGRAM
-	default:
-		t.Fatalf("network %q", network)
-	}
-	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		if family == unix.AF_INET6 {
-			t.Skipf("no IPv6: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
-}
-
-func getInt(t *testing.T, fd, level, opt int) int {
-	t.Helper()
-	v, err := unix.GetsockoptInt(fd, level, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// sockState is the options these tests set, as the kernel reports them.
-type sockState struct {
-	keepalive, idle, intvl, cnt, userTimeout int // -1 where not a TCP socket
-	mark, sndbuf, rcvbuf                     int
-	device                                   string
-}
-
-func readState(t *testing.T, fd int) sockState {
-	t.Helper()
-	s := sockState{keepalive: -1, idle: -1, intvl: -1, cnt: -1, userTimeout: -1}
-	if proto := getInt(t, fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); proto == unix.IPPROTO_TCP {
-		s.keepalive = getInt(t, fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-		s.idle = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-		s.intvl = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
-		s.cnt = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
-		s.userTimeout = getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
-	}
-	s.mark = getInt(t, fd, unix.SOL_SOCKET, unix.SO_MARK)
-	s.sndbuf = getInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
-	s.rcvbuf = getInt(t, fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
-	if d := getInt(t, fd, unix.SOL_SOCKET, unix.SO_DOMAIN); d != unix.AF_UNIX {
-		var err error
-		if s.device, err = unix.GetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
 
 func TestSocketOptionsEachOption(t *testing.T) {
 	canMark := unix.Geteuid() == 0
 	for _, network := range []string{"tcp4", "tcp6", "udp4", "udp6", "unix", "unixgram"} {
 		t.Run(network, func(t *testing.T) {
-			fd := testSocket(t, network)
-			before := readState(t, fd)
+			fd := socktest.Socket(t, network)
+			before := socktest.ReadState(t, fd)
 			opts := []SocketOption{
 				KeepAlive(net.KeepAliveConfig{Enable: true, Idle: 1500 * time.Millisecond, Interval: 3 * time.Second, Count: 4}),
 				TCPUserTimeout(1500 * time.Millisecond),
@@ -102,24 +33,24 @@ func TestSocketOptionsEachOption(t *testing.T) {
 			if err := ApplyOptions(fd, opts...); err != nil {
 				t.Fatal(err)
 			}
-			got := readState(t, fd)
+			got := socktest.ReadState(t, fd)
 			want := before
 			tcp := strings.HasPrefix(network, "tcp")
 			if tcp {
 				// 1.5s rounds up to 2s, as Go rounds.
-				want.keepalive, want.idle, want.intvl, want.cnt, want.userTimeout = 1, 2, 3, 4, 1500
+				want.KeepAlive, want.Idle, want.Intvl, want.Cnt, want.UserTimeout = 1, 2, 3, 4, 1500
 			}
 			if !strings.HasPrefix(network, "unix") {
-				want.device = "lo"
+				want.Device = "lo"
 			}
 			if canMark {
-				want.mark = 0x2a
+				want.Mark = 0x2a
 			}
 			// Linux doubles the buffer sizes it reports.
-			if got.sndbuf < 64<<10 || got.rcvbuf < 96<<10 {
-				t.Errorf("SO_SNDBUF %d, SO_RCVBUF %d: want at least %d and %d", got.sndbuf, got.rcvbuf, 64<<10, 96<<10)
+			if got.SndBuf < 64<<10 || got.RcvBuf < 96<<10 {
+				t.Errorf("SO_SNDBUF %d, SO_RCVBUF %d: want at least %d and %d", got.SndBuf, got.RcvBuf, 64<<10, 96<<10)
 			}
-			got.sndbuf, got.rcvbuf = want.sndbuf, want.rcvbuf
+			got.SndBuf, got.RcvBuf = want.SndBuf, want.RcvBuf
 			if got != want {
 				t.Errorf("after options:\n got %+v\nwant %+v", got, want)
 			}
@@ -140,7 +71,7 @@ func TestSocketOptionsKeepAliveGoSemantics(t *testing.T) {
 		{"disable-sets-like-go", net.KeepAliveConfig{Enable: false}, [4]int{0, 15, 15, 9}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fd := testSocket(t, "tcp4")
+			fd := socktest.Socket(t, "tcp4")
 			// Values no default has, to see what is left alone.
 			must(t, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1))
 			must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 100))
@@ -148,10 +79,10 @@ func TestSocketOptionsKeepAliveGoSemantics(t *testing.T) {
 			must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 7))
 			must(t, ApplyOptions(fd, KeepAlive(tc.cfg)))
 			got := [4]int{
-				getInt(t, fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL),
-				getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT),
+				socktest.GetInt(t, fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE),
+				socktest.GetInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE),
+				socktest.GetInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL),
+				socktest.GetInt(t, fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT),
 			}
 			if got != tc.want {
 				t.Fatalf("got %v, want %v", got, tc.want)
@@ -178,16 +109,16 @@ func TestSocketOptionsKeepAliveMatchesGo(t *testing.T) {
 		}
 		must(t, c.(*net.TCPConn).SetKeepAliveConfig(cfg))
 		rc, _ := c.(*net.TCPConn).SyscallConn()
-		var goState sockState
-		rc.Control(func(fd uintptr) { goState = readState(t, int(fd)) })
+		var goState socktest.State
+		rc.Control(func(fd uintptr) { goState = socktest.ReadState(t, int(fd)) })
 		c.Close()
 
-		fd := testSocket(t, "tcp4")
+		fd := socktest.Socket(t, "tcp4")
 		must(t, ApplyOptions(fd, KeepAlive(cfg)))
-		ours := readState(t, fd)
+		ours := socktest.ReadState(t, fd)
 		// Only keep-alive is compared: Dial itself sets other options.
-		goState = sockState{keepalive: goState.keepalive, idle: goState.idle, intvl: goState.intvl, cnt: goState.cnt}
-		ours = sockState{keepalive: ours.keepalive, idle: ours.idle, intvl: ours.intvl, cnt: ours.cnt}
+		goState = socktest.State{KeepAlive: goState.KeepAlive, Idle: goState.Idle, Intvl: goState.Intvl, Cnt: goState.Cnt}
+		ours = socktest.State{KeepAlive: ours.KeepAlive, Idle: ours.Idle, Intvl: ours.Intvl, Cnt: ours.Cnt}
 		if ours != goState {
 			t.Errorf("%+v: ours %+v, Go's %+v", cfg, ours, goState)
 		}
@@ -203,10 +134,10 @@ func TestSocketOptionsTCPUserTimeout(t *testing.T) {
 		{time.Microsecond, 1}, // never 0, which would mean the default
 		{0, 0},
 	} {
-		fd := testSocket(t, "tcp6")
+		fd := socktest.Socket(t, "tcp6")
 		must(t, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 77))
 		must(t, ApplyOptions(fd, TCPUserTimeout(tc.d)))
-		if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != tc.want {
+		if got := socktest.GetInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != tc.want {
 			t.Errorf("TCPUserTimeout(%v): %d, want %d", tc.d, got, tc.want)
 		}
 	}
@@ -216,9 +147,9 @@ func TestSocketOptionsMarkWraps(t *testing.T) {
 	if unix.Geteuid() != 0 {
 		t.Skip("SO_MARK needs CAP_NET_ADMIN")
 	}
-	fd := testSocket(t, "tcp4")
+	fd := socktest.Socket(t, "tcp4")
 	must(t, ApplyOptions(fd, Mark(0xfffffff0)))
-	if got := uint32(getInt(t, fd, unix.SOL_SOCKET, unix.SO_MARK)); got != 0xfffffff0 {
+	if got := uint32(socktest.GetInt(t, fd, unix.SOL_SOCKET, unix.SO_MARK)); got != 0xfffffff0 {
 		t.Fatalf("SO_MARK %#x", got)
 	}
 }
@@ -247,7 +178,7 @@ func TestSocketOptionsErrors(t *testing.T) {
 		{"keepcnt-too-big", "tcp4", KeepAlive(net.KeepAliveConfig{Enable: true, Count: 1 << 40}), unix.EINVAL, "TCP_KEEPCNT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fd := testSocket(t, tc.network)
+			fd := socktest.Socket(t, tc.network)
 			err := ApplyOptions(fd, tc.opt)
 			var soe *SocketOptionError
 			if !errors.Is(err, tc.errno) || !errors.As(err, &soe) || !strings.Contains(err.Error(), tc.want) {
@@ -258,16 +189,16 @@ func TestSocketOptionsErrors(t *testing.T) {
 }
 
 func TestSocketOptionsFirstErrorWins(t *testing.T) {
-	fd := testSocket(t, "tcp4")
-	before := getInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	fd := socktest.Socket(t, "tcp4")
+	before := socktest.GetInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
 	err := ApplyOptions(fd, TCPUserTimeout(time.Second), BindToDevice("nosuchif0"), SendBuffer(before*4), TCPUserTimeout(-1))
 	if !errors.Is(err, unix.ENODEV) {
 		t.Fatalf("ApplyOptions = %v, want the first error, ENODEV", err)
 	}
-	if got := getInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != 1000 {
+	if got := socktest.GetInt(t, fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); got != 1000 {
 		t.Fatalf("option before the error not applied: TCP_USER_TIMEOUT %d", got)
 	}
-	if got := getInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF); got != before {
+	if got := socktest.GetInt(t, fd, unix.SOL_SOCKET, unix.SO_SNDBUF); got != before {
 		t.Fatalf("option after the error applied: SO_SNDBUF %d → %d", before, got)
 	}
 }
@@ -287,7 +218,7 @@ func TestSocketOptionsNotASocket(t *testing.T) {
 }
 
 func TestSocketOptionsZeroAndEmpty(t *testing.T) {
-	fd := testSocket(t, "tcp4")
+	fd := socktest.Socket(t, "tcp4")
 	if err := ApplyOptions(fd); err != nil {
 		t.Fatal(err)
 	}
