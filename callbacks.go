@@ -234,17 +234,12 @@ func (h *handleReg) openWith(f *frame, sa *Sockaddr, purpose SockType, p *C.stru
 	decodeSockaddr(sa, p)
 	cb := h.settings()
 	fn, data, closer, retired, named := cb.runOpen, cb.openData, cb.closer, cb.retired, cb.runSockopt != nil
-	var fd int
-	var err error
-	rec := protect(func() {
-		if fn == nil {
-			// Installed only so that the sockets a close-socket callback
-			// will see are accounted for: open what libcurl would have.
-			fd, err = OpenSocket(sa)
-		} else {
-			fd, err = fn(data, purpose, sa)
-		}
-	})
+	if fn == nil {
+		// Installed only so that the sockets a close-socket callback will
+		// see are accounted for: open what libcurl would have.
+		fn = openPlain
+	}
+	fd, err, rec := protectCall(fn, data, purpose, sa)
 	switch {
 	case rec.panicked:
 		recordPanic(frame, &h.frame, rec.value)
@@ -292,6 +287,8 @@ func (h *handleReg) openWith(f *frame, sa *Sockaddr, purpose SockType, p *C.stru
 
 // openFailed records a refused attempt. fd, if not -1, is a socket that was
 // being handed over: refusing it must not leak it.
+func openPlain(_ any, _ SockType, sa *Sockaddr) (int, error) { return OpenSocket(sa) }
+
 func (h *handleReg) openFailed(purpose SockType, sa *Sockaddr, err error, fd int) int {
 	if fd >= 0 {
 		unix.Close(fd)
@@ -306,9 +303,7 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	if fn == nil {
 		return SOCKOPT_OK
 	}
-	var code int
-	var err error
-	p := protect(func() { code, err = fn(data, fd, purpose) })
+	code, err, p := protectCall(fn, data, fd, purpose)
 	if p.panicked {
 		recordPanic(frame, &h.frame, p.value)
 		return SOCKOPT_ERROR

@@ -89,6 +89,21 @@ func protect(f func()) (p recovered) {
 	return p
 }
 
+// protectCall is protect for the open-socket and sockopt callbacks, which
+// run for every connection: it calls f directly, where protect's closure
+// adds an indirect call (3–6 % of their dispatch, BENCHMARKS.md).
+func protectCall[A, B, C, R any](f func(A, B, C) (R, error), a A, b B, c C) (r R, err error, p recovered) {
+	returned := false
+	defer func() {
+		if !returned {
+			p = recovered{true, recover()}
+		}
+	}()
+	r, err = f(a, b, c)
+	returned = true
+	return r, err, p
+}
+
 // recordPanic stores a recovered panic where the curlsock call that drove
 // libcurl will raise it again, and makes the rest of that call's callbacks
 // fail in C. When libcurl was driven behind curlsock's back (go-curl's own
