@@ -35,6 +35,9 @@ func curlsockGoOpen(id C.uintptr_t, purpose C.int, addr *C.struct_curl_sockaddr,
 		unattributed(uintptr(frame), &CallbackError{Callback: CallbackOpenSocket, Purpose: SockType(purpose), FD: -1, Addr: sa.String(), Err: ErrUnattributed})
 		return C.CURL_SOCKET_BAD
 	}
+	if h.poisoned.Load() {
+		return C.CURL_SOCKET_BAD
+	}
 	return C.curl_socket_t(h.openSocket(SockType(purpose), addr, uintptr(frame)))
 }
 
@@ -43,6 +46,9 @@ func curlsockGoSockopt(id C.uintptr_t, fd C.curl_socket_t, purpose C.int, frame 
 	h := lookupHandle(uintptr(id))
 	if h == nil {
 		unattributed(uintptr(frame), &CallbackError{Callback: CallbackSockopt, Purpose: SockType(purpose), FD: int(fd), Err: ErrUnattributed})
+		return C.CURL_SOCKOPT_ERROR
+	}
+	if h.poisoned.Load() {
 		return C.CURL_SOCKOPT_ERROR
 	}
 	return C.int(h.sockoptSocket(int(fd), SockType(purpose), uintptr(frame)))
@@ -65,7 +71,7 @@ func unattributed(frame uintptr, e *CallbackError) {
 //export curlsockGoWrite
 func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, frame C.uintptr_t) C.size_t {
 	h := lookupHandle(uintptr(id))
-	if h == nil {
+	if h == nil || h.poisoned.Load() {
 		return 0 // libcurl fails the transfer with CURLE_WRITE_ERROR
 	}
 	h.mu.Lock()
@@ -95,7 +101,7 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 //export curlsockGoRead
 func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) C.size_t {
 	h := lookupHandle(uintptr(id))
-	if h == nil {
+	if h == nil || h.poisoned.Load() {
 		return C.CURL_READFUNC_ABORT
 	}
 	h.mu.Lock()
@@ -126,7 +132,7 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 //export curlsockGoProgress
 func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double, frame C.uintptr_t) C.int {
 	h := lookupHandle(uintptr(id))
-	if h == nil {
+	if h == nil || h.poisoned.Load() {
 		return 1
 	}
 	h.mu.Lock()
@@ -150,7 +156,7 @@ func curlsockGoProgress(id C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.double,
 //export curlsockGoPrereq
 func curlsockGoPrereq(id C.uintptr_t, primaryIP, localIP *C.char, primaryPort, localPort C.int, frame C.uintptr_t) C.int {
 	h := lookupHandle(uintptr(id))
-	if h == nil {
+	if h == nil || h.poisoned.Load() {
 		return C.CURL_PREREQFUNC_ABORT
 	}
 	cb := h.settings()
@@ -360,6 +366,13 @@ func sockaddrString(sa unix.Sockaddr) string {
 func closeSocket(id uintptr, fd int, frame uintptr) {
 	entry, tracked := takeFD(fd)
 	c := lookupCloser(id)
+	if c != nil && poisonedHandles.Load() > 0 {
+		// A socket of a transfer whose callback panicked on an engine: closed
+		// without running its callback, as after a panic anywhere else.
+		if o := lookupHandle(c.owner); o != nil && o.poisoned.Load() {
+			c = nil
+		}
+	}
 	if c == nil {
 		// Not ours to attribute (a registration already freed, or a stale
 		// id): libcurl still forgets fd, so close it rather than leak it.

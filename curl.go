@@ -154,6 +154,18 @@ var (
 	// longer exists (e.g. a handle duplicated behind curlsock's back whose
 	// original was cleaned up). The attempt fails closed.
 	ErrUnattributed = errors.New("curlsock: callback registration not found")
+	// ErrEngineClosed: the Engine was closed; its transfers in flight end
+	// with it, and it takes no more.
+	ErrEngineClosed = errors.New("curlsock: engine closed")
+	// ErrHandleBusy: the handle is in a transfer of an Engine, of
+	// PerformContext, Perform or a multi, and the call cannot run beside
+	// it (from another goroutine, or a second transfer at once).
+	ErrHandleBusy = errors.New("curlsock: easy handle is in a transfer")
+	// ErrTransferLost: the transfer's shard was abandoned while it ran, as
+	// a callback ended the goroutine driving it (runtime.Goexit, which
+	// t.Fatal calls). libcurl's state for that multi is left as it was, so
+	// the handles that were in it refuse further transfers; Cleanup works.
+	ErrTransferLost = errors.New("curlsock: transfer lost: a callback ended the goroutine driving its engine shard")
 )
 
 // CallbackName names the callback a CallbackError comes from.

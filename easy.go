@@ -9,6 +9,7 @@ package curl
 import "C"
 
 import (
+	"context"
 	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
@@ -57,6 +58,9 @@ func (e *CURL) Perform() error {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
+	if err := h.busy(); err != nil {
+		return err
+	}
 	h.raise()
 	if err := h.refusal(); err != nil {
 		h.startTransfer()
@@ -64,9 +68,9 @@ func (e *CURL) Perform() error {
 	}
 	h.mu.Lock()
 	// From inside one of the handle's own callbacks, or while the handle is
-	// in a multi, libcurl refuses the call (E_FAILED_INIT): the transfer
-	// under way keeps its callback errors and its state.
-	nested := h.performing || h.multi != nil
+	// in a multi or an engine, libcurl refuses the call (E_FAILED_INIT): the
+	// transfer under way keeps its callback errors and its state.
+	nested := h.performing || h.multi != nil || h.active != nil
 	if !nested {
 		h.performing = true
 	}
@@ -89,6 +93,69 @@ func (e *CURL) Perform() error {
 	}
 	h.raise()
 	return h.result(err)
+}
+
+// PerformContext is Perform that returns when ctx is done: the transfer is
+// stopped (its connection closed) and the error matches ctx.Err() with
+// errors.Is; a ctx already done returns ctx.Err() without starting.
+//
+// It runs the transfer on a multi of the handle's own, driven by the calling
+// goroutine through Go's netpoller, never on a shared engine; the multi is
+// kept across calls, so that connections are reused as by Perform, and freed
+// by Cleanup. Otherwise it behaves as Perform: same results, callbacks on the
+// calling goroutine, a callback's panic raised here.
+func (e *CURL) PerformContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h := e.reg
+	s, err := h.ownShard()
+	if err != nil {
+		return err
+	}
+	t, err := e.beginTransfer(ctx, s)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		_ = s.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
+	})
+	returned := false
+	defer func() {
+		if !returned {
+			// A callback ended this goroutine inside libcurl.
+			h.mu.Lock()
+			h.own = nil
+			h.mu.Unlock()
+			s.abandon()
+			h.abortTransfer()
+			h.unpoison()
+		}
+	}()
+	s.start(t)
+	if !t.ended() {
+		s.run(t.ended)
+	}
+	returned = true
+	stop()
+	return e.endTransferOf(t)
+}
+
+// ownShard returns PerformContext's multi for the handle, made on first use.
+func (h *handleReg) ownShard() (*shard, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cleaned {
+		return nil, ErrHandleClosed
+	}
+	if h.own == nil {
+		s, err := newShard()
+		if err != nil {
+			return nil, err
+		}
+		h.own = s
+	}
+	return h.own, nil
 }
 
 // result is what a finished transfer of the handle returns for libcurl's
@@ -122,16 +189,34 @@ func (e *CURL) CallbackErrors() []*CallbackError {
 // while libcurl is still running, it closes the handle for its caller at
 // once, and frees it when the curlsock call driving libcurl returns; the
 // handle's own Perform then fails without running more Go callbacks.
+//
+// During a transfer of an Engine or PerformContext, Cleanup stops it, and
+// the goroutine waiting for it frees the handle as its Do or PerformContext
+// returns ErrHandleClosed.
 func (e *CURL) Cleanup() {
 	h := e.reg
+	f := currentFrame()
 	h.mu.Lock()
 	done := h.cleaned
 	h.cleaned = true
-	h.mu.Unlock()
-	if done {
-		return
+	t := h.active
+	if !done && t != nil {
+		h.cleanupAfter = true
 	}
-	if currentFrame() == &h.frame {
+	h.mu.Unlock()
+	switch {
+	case done:
+		return
+	case t != nil && f == t.shard.frame:
+		// From a callback on the goroutine driving the transfer: its other
+		// callbacks stop now, and the shard ends it after this round.
+		f.poisonTransfer(h)
+		return
+	case t != nil:
+		// If the shard stopped meanwhile, it ends the transfer itself.
+		_ = t.shard.submit(command{kind: cmdCancel, t: t, err: ErrHandleClosed})
+		return
+	case f == &h.frame:
 		C.curlsock_frame_poison()
 	}
 	if e.cleanup() {
@@ -157,10 +242,17 @@ func (e *CURL) cleanup() bool {
 	h.mu.Lock()
 	m := h.multi
 	h.multi = nil
+	own := h.own
+	h.own = nil
 	h.mu.Unlock()
 	// libcurl takes a handle out of its multi before cleaning it up.
 	if m != nil {
 		m.forget(e.handle())
+	}
+	// PerformContext's multi: its cached connections close through the
+	// handle's close-socket callback, still set.
+	if own != nil {
+		own.free()
 	}
 	h.drive(func() { e.CURL.Cleanup() })
 	h.freeErrorBuffer()
@@ -180,6 +272,9 @@ func (e *CURL) cleanup() bool {
 func (e *CURL) Reset() {
 	h := e.reg
 	if h.isCleaned() {
+		return
+	}
+	if h.busy() != nil {
 		return
 	}
 	h.raise()
@@ -202,7 +297,7 @@ func (e *CURL) Reset() {
 // own Sockets installation with the same settings: it does not depend on the
 // original, which may be cleaned up first.
 func (e *CURL) Duphandle() *CURL {
-	if e.reg.isCleaned() {
+	if e.reg.isCleaned() || e.reg.busy() != nil {
 		return nil
 	}
 	e.reg.raise()
@@ -296,6 +391,9 @@ func (e *CURL) Pause(bitmask int) error {
 	if e.reg.isCleaned() {
 		return ErrHandleClosed
 	}
+	if err := e.reg.busy(); err != nil {
+		return err
+	}
 	var rc C.CURLcode
 	e.reg.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })
 	e.reg.raise()
@@ -335,6 +433,9 @@ func (e *CURL) Recv(buffer []byte) (int, error) {
 	if e.reg.isCleaned() {
 		return 0, ErrHandleClosed
 	}
+	if err := e.reg.busy(); err != nil {
+		return 0, err
+	}
 	if len(buffer) == 0 {
 		return 0, nil
 	}
@@ -349,6 +450,9 @@ func (e *CURL) Recv(buffer []byte) (int, error) {
 func (e *CURL) Send(buffer []byte) (int, error) {
 	if e.reg.isCleaned() {
 		return 0, ErrHandleClosed
+	}
+	if err := e.reg.busy(); err != nil {
+		return 0, err
 	}
 	if len(buffer) == 0 {
 		return 0, nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // Frames. libcurl runs every callback on the thread of the call that drove
@@ -110,12 +111,24 @@ func protectCall[A, B, C, R any](f func(A, B, C) (R, error), a A, b B, c C) (r R
 // multi) there is no such call: the panic goes to the handle that set the
 // callback, whose next curlsock call raises it, and nothing is disabled, as
 // nothing would ever enable it again.
+//
+// An engine's shard frame serves many transfers at once (one HTTP/2
+// connection carries many): there the panic goes to the owner's handle,
+// whose transfer alone is poisoned and ended, and whose Do raises it.
 func recordPanic(frameID uintptr, owner *frame, v any) {
 	target := owner
 	if frameID != 0 {
-		C.curlsock_frame_poison()
-		if f := lookupFrame(frameID); f != nil {
+		f := lookupFrame(frameID)
+		switch {
+		case f != nil && f.perTransfer:
+			if owner != nil && owner.easy != nil {
+				f.poisonTransfer(owner.easy)
+			}
+		case f != nil:
+			C.curlsock_frame_poison()
 			target = f
+		default:
+			C.curlsock_frame_poison()
 		}
 	}
 	if target == nil {
@@ -123,6 +136,31 @@ func recordPanic(frameID uintptr, owner *frame, v any) {
 		return
 	}
 	target.keepPanic(v)
+}
+
+// poisonedHandles counts poisoned handles, so that the close callback looks
+// for its owner's state only while there is one.
+var poisonedHandles atomic.Int32
+
+func (h *handleReg) poison() {
+	if !h.poisoned.Swap(true) {
+		poisonedHandles.Add(1)
+	}
+}
+
+func (h *handleReg) unpoison() {
+	if h.poisoned.Swap(false) {
+		poisonedHandles.Add(-1)
+	}
+}
+
+// poisonTransfer stops h's callbacks on the engine shard whose frame f is,
+// which ends h's transfer after the round.
+func (f *frame) poisonTransfer(h *handleReg) {
+	h.poison()
+	f.mu.Lock()
+	f.poisoned = append(f.poisoned, h)
+	f.mu.Unlock()
 }
 
 // keepPanic records v for h's next raise, unless a panic is already kept:

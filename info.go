@@ -158,6 +158,9 @@ func (e *CURL) Getinfo(info CurlInfo) (ret interface{}, err error) {
 	if e.reg.isCleaned() {
 		return nil, ErrHandleClosed
 	}
+	if err := e.reg.busy(); err != nil {
+		return nil, err
+	}
 	p := e.handle()
 	ci := C.CURLINFO(info)
 

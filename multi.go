@@ -136,6 +136,9 @@ func (m *CURLM) AddHandle(e *CURL) error {
 	if e == nil || e.reg.isCleaned() {
 		return ErrHandleClosed
 	}
+	if err := e.reg.busy(); err != nil {
+		return err
+	}
 	e.reg.raise()
 	e.reg.startTransfer()
 	if err := e.reg.refusal(); err != nil {

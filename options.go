@@ -74,6 +74,7 @@ type optionState struct {
 	slists          map[int]slistVal // lists libcurl references, by option
 	postfields      *C.char          // libcurl does not copy CURLOPT_POSTFIELDS
 	postfieldsValue string
+	url             string // OPT_URL as set, for an Engine's choice of shard
 }
 
 type slistVal struct {

@@ -30,6 +30,11 @@ type frame struct {
 	panicked bool
 	panicVal any
 	deferred []*CURL // cleaned up from callbacks of this frame's call
+	// An engine shard's frame serves many transfers: a callback's panic
+	// fails only its own transfer (poisoned, for the shard to end), where
+	// any other frame stops every callback of the call.
+	perTransfer bool
+	poisoned    []*handleReg
 	// While this frame is driving libcurl on some thread, the last socket
 	// opened in it and its destination, to name it in a sockopt error:
 	// libcurl calls sockopt right after open, on the same thread. Only that
@@ -65,8 +70,16 @@ type handleReg struct {
 	cleaned    bool
 	performing bool
 	multi      *CURLM // the curlsock multi the handle is in
-	opts       optionState
-	detail     errorDetail // libcurl's error buffer
+	// The transfer of an Engine or PerformContext the handle is in; the
+	// goroutine waiting for it frees the handle if cleaned up meanwhile.
+	active       *transfer
+	cleanupAfter bool
+	own          *shard // PerformContext's multi, kept for keep-alive until Cleanup
+	// A callback of the handle's transfer on an engine panicked: its other
+	// callbacks fail without running until the transfer ends.
+	poisoned atomic.Bool
+	opts     optionState
+	detail   errorDetail // libcurl's error buffer
 }
 
 // callbackSettings are a handle's socket callbacks as the user set them,

@@ -36,6 +36,9 @@ func (e *CURL) Setopt(opt int, param any) error {
 	if h.isCleaned() {
 		return ErrHandleClosed
 	}
+	if err := h.busy(); err != nil {
+		return err
+	}
 	h.raise()
 	if done, err := e.setSocketCallback(opt, param); done {
 		return err
@@ -46,7 +49,14 @@ func (e *CURL) Setopt(opt int, param any) error {
 	if done, err := e.setGoverned(opt, param); done {
 		return err
 	}
-	return e.setByType(opt, param)
+	err := e.setByType(opt, param)
+	if opt == OPT_URL && err == nil {
+		// An Engine sends a transfer to the shard of its origin.
+		h.mu.Lock()
+		h.opts.url, _ = param.(string)
+		h.mu.Unlock()
+	}
+	return err
 }
 
 // setSocketCallback sets the socket callbacks and their data (prereq
@@ -129,7 +139,7 @@ func (e *CURL) setCloser(change func(s *callbackSettings)) error {
 		// old id but has no socket yet: keep the old registration until it
 		// is idle, and as long as any socket opened meanwhile (chargeFD's
 		// also).
-		busy = old != nil && (h.multi != nil || h.performing)
+		busy = old != nil && (h.multi != nil || h.performing || h.active != nil)
 		if busy {
 			s.retired = append(slices.Clip(s.retired), old)
 		}

@@ -1,0 +1,305 @@
+//go:build linux
+
+package curl
+
+/*
+#include "callbacks.h"
+*/
+import "C"
+
+import (
+	"context"
+	"hash/maphash"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// An Engine runs transfers on libcurl's multi socket API and Go's
+// netpoller: a transfer parks its caller's goroutine, not an OS thread, and
+// ends when its context does. Ten thousand transfers at once cost a few OS
+// threads, not ten thousand.
+//
+// The engine has shards, each a libcurl multi with its own connection cache,
+// driven by one goroutine. A transfer goes to the shard its origin (scheme,
+// host and port of OPT_URL) hashes to, so that connections are reused across
+// Do calls to one origin, and concurrent HTTP/2 transfers to one origin
+// share one connection (the engine sets OPT_PIPEWAIT).
+//
+// Callbacks run on the shard's goroutine: every callback of a transfer, and
+// every callback of every other transfer of that shard, waits while one
+// runs. A callback that blocks (a slow write callback, a blocking dial in an
+// open-socket callback such as Sockets.Dialer's) stalls its whole shard for
+// as long; give the engine fast callbacks, or hand slow work to another
+// goroutine.
+//
+// An Engine is safe for concurrent use. Close it when done: its cached
+// connections are closed then.
+type Engine struct {
+	shards []engineShard
+	seed   maphash.Seed
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+// engineShard starts its shard on first use.
+type engineShard struct {
+	mu sync.Mutex
+	s  *shard
+}
+
+// EngineOption configures NewEngine.
+type EngineOption func(*engineConfig)
+
+type engineConfig struct {
+	shards int
+}
+
+// WithShards sets how many libcurl multis the engine runs, each on its own
+// goroutine; n < 1 means the default, GOMAXPROCS. One multi uses at most
+// one core; more shards use more cores, but connections are reused only
+// within a shard.
+func WithShards(n int) EngineOption {
+	return func(c *engineConfig) { c.shards = n }
+}
+
+// NewEngine returns an engine. Its shards start on first use.
+func NewEngine(opts ...EngineOption) *Engine {
+	var cfg engineConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.shards < 1 {
+		cfg.shards = runtime.GOMAXPROCS(0)
+	}
+	return &Engine{shards: make([]engineShard, cfg.shards), seed: maphash.MakeSeed()}
+}
+
+// Do runs the transfer e is set up for and returns when it ended and e is
+// out of the engine, e's options kept, as after Perform. Its result is
+// Perform's: nil, a CurlError, or an *Error with the callbacks' errors; a
+// panic in a callback of the transfer is raised again here, in the caller's
+// goroutine, and fails that transfer only.
+//
+// When ctx is done first, the transfer is stopped (its connection closed, or
+// on HTTP/2 its stream reset) and Do returns an error matching ctx.Err()
+// with errors.Is. A ctx already done returns ctx.Err() without starting, and
+// a closed engine ErrEngineClosed. While e is in Do, other calls on it from
+// other goroutines return ErrHandleBusy, and Cleanup stops the transfer (Do
+// returns ErrHandleClosed).
+func (eng *Engine) Do(ctx context.Context, e *CURL) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if eng.closed.Load() {
+		return ErrEngineClosed
+	}
+	if e == nil {
+		return ErrHandleClosed
+	}
+	s, err := eng.shardFor(e)
+	if err != nil {
+		return err
+	}
+	t, err := e.beginTransfer(ctx, s)
+	if err != nil {
+		return err
+	}
+	if err := s.submit(command{kind: cmdAdd, t: t}); err != nil {
+		e.reg.abortTransfer()
+		return err
+	}
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		// If the shard stopped meanwhile, it ends the transfer itself.
+		_ = s.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
+		<-t.done
+	}
+	return e.endTransferOf(t)
+}
+
+// shardFor returns the shard of e's origin, started if need be.
+func (eng *Engine) shardFor(e *CURL) (*shard, error) {
+	i := 0
+	if len(eng.shards) > 1 {
+		e.reg.mu.Lock()
+		origin := urlOrigin(e.reg.opts.url)
+		e.reg.mu.Unlock()
+		i = int(maphash.String(eng.seed, origin) % uint64(len(eng.shards)))
+	}
+	es := &eng.shards[i]
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.s != nil {
+		return es.s, nil
+	}
+	if eng.closed.Load() {
+		return nil, ErrEngineClosed
+	}
+	s, err := newShard()
+	if err != nil {
+		return nil, err
+	}
+	es.s = s
+	eng.wg.Add(1)
+	go eng.serve(es, s)
+	return s, nil
+}
+
+// serve drives a shard until the engine closes. If a callback ends the
+// goroutine (runtime.Goexit), the shard is abandoned and a new one takes
+// its place.
+func (eng *Engine) serve(es *engineShard, s *shard) {
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		s.abandon()
+		es.mu.Lock()
+		if es.s == s {
+			es.s = nil // the next Do starts a new shard
+		}
+		es.mu.Unlock()
+		eng.wg.Done()
+	}()
+	s.run(func() bool { return false })
+	returned = true
+	s.free()
+	eng.wg.Done()
+}
+
+// Close ends the transfers in flight (their Do returns ErrEngineClosed),
+// closes the cached connections through their close-socket callbacks, and
+// waits for the shards to stop. Later Do calls return ErrEngineClosed.
+func (eng *Engine) Close() error {
+	if eng.closed.Swap(true) {
+		return nil
+	}
+	for i := range eng.shards {
+		es := &eng.shards[i]
+		es.mu.Lock()
+		if es.s != nil {
+			_ = es.s.submit(command{kind: cmdClose})
+		}
+		es.mu.Unlock()
+	}
+	eng.wg.Wait()
+	return nil
+}
+
+// urlOrigin returns scheme://host:port of a URL as written, or the URL
+// itself when it has no "://": enough to send one origin to one shard.
+func urlOrigin(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest)
+}
+
+var defaultEngine struct {
+	sync.Mutex
+	e *Engine
+}
+
+// Do runs e's transfer on the package's default engine, created on first
+// use with NewEngine's defaults and never closed: see Engine.Do.
+func Do(ctx context.Context, e *CURL) error {
+	defaultEngine.Lock()
+	if defaultEngine.e == nil {
+		defaultEngine.e = NewEngine()
+	}
+	eng := defaultEngine.e
+	defaultEngine.Unlock()
+	return eng.Do(ctx, e)
+}
+
+// beginTransfer claims e for a transfer of an engine or PerformContext.
+func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
+	h := e.reg
+	h.mu.Lock()
+	switch {
+	case h.cleaned:
+		h.mu.Unlock()
+		return nil, ErrHandleClosed
+	case h.performing || h.multi != nil || h.active != nil:
+		h.mu.Unlock()
+		return nil, ErrHandleBusy
+	}
+	t := &transfer{e: e, ctx: ctx, shard: s, done: make(chan struct{})}
+	h.active = t
+	h.mu.Unlock()
+	// A panic left by a callback since the last call (one closing a cached
+	// connection of this handle) is raised, as Perform does.
+	if p, v := h.takePanic(); p {
+		h.abortTransfer()
+		panic(v)
+	}
+	h.startTransfer()
+	if err := h.refusal(); err != nil {
+		h.abortTransfer()
+		return nil, err
+	}
+	h.unpoison()
+	// A removal during a threaded name lookup would wait for the lookup to
+	// end, stalling the shard: with QUICK_EXIT libcurl leaves the thread to
+	// finish alone. PIPEWAIT makes concurrent HTTP/2 transfers to one
+	// origin wait for the one connection instead of opening more.
+	p := e.handle()
+	C.curlsock_setopt_long(p, C.CURLOPT_QUICK_EXIT, 1)
+	C.curlsock_setopt_long(p, C.CURLOPT_PIPEWAIT, 1)
+	return t, nil
+}
+
+// abortTransfer releases a claim for a transfer that never started.
+func (h *handleReg) abortTransfer() {
+	h.mu.Lock()
+	h.active = nil
+	h.mu.Unlock()
+}
+
+// endTransferOf returns what the ended transfer t returns to its caller,
+// and frees the handle if it was cleaned up meanwhile.
+func (e *CURL) endTransferOf(t *transfer) error {
+	h := e.reg
+	h.endTransfer()
+	h.mu.Lock()
+	h.active = nil
+	cleanup := h.cleanupAfter
+	h.cleanupAfter = false
+	h.mu.Unlock()
+	h.unpoison()
+	h.releaseRetired()
+	err := t.err
+	if err == nil {
+		err = h.result(curlErr(t.code))
+	}
+	if cleanup {
+		e.cleanup()
+		err = ErrHandleClosed
+	}
+	h.raise()
+	return err
+}
+
+// busy reports ErrHandleBusy when e is in a transfer of an engine or of
+// PerformContext and the caller is not one of that transfer's callbacks,
+// which run on the goroutine driving it.
+func (h *handleReg) busy() error {
+	h.mu.Lock()
+	t := h.active
+	h.mu.Unlock()
+	if t == nil || currentFrame() == t.shard.frame {
+		return nil
+	}
+	return ErrHandleBusy
+}

@@ -1,0 +1,341 @@
+//go:build linux
+
+package curl
+
+/*
+#include "callbacks.h"
+#include "shard.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A shard is one libcurl multi driven through the multi socket API without
+// blocking an OS thread. Its sockets, a timerfd for libcurl's timer and an
+// eventfd for commands sit in a private level-triggered epoll set (shard.c),
+// and that set sits in Go's netpoller: the goroutine that drives the shard
+// parks in the netpoller like any network read, and a round of libcurl work
+// runs when something is ready.
+//
+// One goroutine at a time drives a shard (libcurl-thread.md: one thread per
+// multi and its easy handles): an Engine's shard goroutine, or PerformContext's
+// caller for a handle's own shard. Other goroutines only send it commands.
+type shard struct {
+	c     *C.curlsock_shard
+	file  *os.File // a duplicate of the epoll fd, in Go's netpoller
+	rc    syscall.RawConn
+	frame *frame // the frame of every call into the multi (frame.go)
+
+	// Touched only by the goroutine that drives the shard.
+	transfers map[uintptr]*transfer // by CURL *
+	spare     []command
+	closing   bool
+
+	mu       sync.Mutex
+	queue    []command
+	stopped  bool // takes no more commands
+	wakeSent atomic.Bool
+}
+
+// transfer is one Do or PerformContext: what the shard reports back to the
+// goroutine waiting for it.
+type transfer struct {
+	e     *CURL
+	ctx   context.Context
+	shard *shard
+	done  chan struct{} // closed once the handle is out of the multi
+
+	// Written by the shard before done is closed.
+	code C.CURLcode
+	err  error // the transfer ended without libcurl's result: canceled, closed, lost
+}
+
+func (t *transfer) ended() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+type commandKind int
+
+const (
+	cmdAdd commandKind = iota
+	cmdCancel
+	cmdClose
+)
+
+type command struct {
+	kind commandKind
+	t    *transfer
+	err  error // why a cancel ends the transfer
+}
+
+func newShard() (*shard, error) {
+	c, err := C.curlsock_shard_new()
+	if c == nil {
+		return nil, fmt.Errorf("curlsock: cannot create an engine shard: %w", err)
+	}
+	s := &shard{c: c, frame: newFrame(kindMulti), transfers: map[uintptr]*transfer{}}
+	s.frame.perTransfer = true
+	if err := s.poll(); err != nil {
+		C.curlsock_shard_free(c, 0)
+		forgetFrame(s.frame)
+		return nil, err
+	}
+	return s, nil
+}
+
+// poll registers a duplicate of the shard's epoll fd in Go's netpoller: the
+// os.File closes what it holds, and the C side closes the original.
+func (s *shard) poll() error {
+	fd, err := unix.FcntlInt(uintptr(s.c.epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+		if err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("curlsock: cannot create an engine shard: %w", err)
+	}
+	s.file = os.NewFile(uintptr(fd), "curlsock-shard")
+	rc, err := s.file.SyscallConn()
+	if err != nil {
+		s.file.Close()
+		return fmt.Errorf("curlsock: cannot create an engine shard: %w", err)
+	}
+	s.rc = rc
+	return nil
+}
+
+// submit hands a command to the goroutine driving the shard.
+func (s *shard) submit(c command) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return ErrEngineClosed
+	}
+	s.queue = append(s.queue, c)
+	s.mu.Unlock()
+	// One write wakes the shard for every command queued before it drains
+	// the queue (commands clears the flag first).
+	if !s.wakeSent.Swap(true) {
+		C.curlsock_shard_wake(s.c)
+	}
+	return nil
+}
+
+// run drives the shard until until reports true or the shard closes. f
+// tests the real state every time (golang/go#70373): a round looks at the
+// epoll set itself.
+func (s *shard) run(until func() bool) {
+	_ = s.rc.Read(func(uintptr) bool {
+		for i := 1; s.round(); i++ {
+			if i%64 == 0 {
+				runtime.Gosched()
+			}
+		}
+		return s.closing || until()
+	})
+}
+
+// round runs libcurl on whatever is ready and reports whether another round
+// should follow at once: the epoll set is level-triggered, the netpoller
+// edge-triggered, so the shard parks only once a round found nothing.
+func (s *shard) round() bool {
+	C.curlsock_shard_round(s.c, C.uintptr_t(s.frame.id))
+	r := &s.c.round
+	for i := range int(r.ndone) {
+		d := &r.done[i]
+		if t := s.transfers[uintptr(unsafe.Pointer(d.easy))]; t != nil {
+			delete(s.transfers, uintptr(unsafe.Pointer(d.easy)))
+			t.code = d.code
+			close(t.done)
+		}
+	}
+	again := r.events > 0 || r.more != 0
+	if r.mrc != C.CURLM_OK {
+		// The multi must not be used again with these handles in it
+		// (curl_multi_socket_action.md): every transfer fails.
+		s.endAll(fmt.Errorf("curlsock: engine: %w", CurlMultiError(r.mrc)))
+	}
+	if r.woken != 0 {
+		s.commands()
+		again = true
+	}
+	if s.afterCallbacks() {
+		again = true
+	}
+	if s.closing {
+		s.shutdown()
+	}
+	return again && !s.closing
+}
+
+func (s *shard) commands() {
+	s.wakeSent.Store(false)
+	s.mu.Lock()
+	q := s.queue
+	s.queue = s.spare[:0]
+	s.mu.Unlock()
+	for _, c := range q {
+		switch c.kind {
+		case cmdAdd:
+			s.start(c.t)
+		case cmdCancel:
+			s.cancel(c.t, c.err)
+		case cmdClose:
+			s.closing = true
+		}
+	}
+	clear(q)
+	s.spare = q[:0]
+}
+
+// start adds a transfer to the multi; libcurl starts it before this returns.
+func (s *shard) start(t *transfer) {
+	switch {
+	case s.closing:
+		s.end(t, ErrEngineClosed)
+		return
+	case t.ctx.Err() != nil:
+		s.end(t, canceled(t.ctx))
+		return
+	}
+	p := t.e.reg.ptr
+	s.transfers[p] = t
+	if rc := C.curlsock_shard_add(s.c, t.e.handle(), C.uintptr_t(s.frame.id)); rc != C.CURLM_OK {
+		delete(s.transfers, p)
+		s.end(t, CurlMultiError(rc))
+	}
+}
+
+// cancel takes a transfer out of the multi, if it is still in it: libcurl
+// closes its connection, or on HTTP/2 resets its stream.
+func (s *shard) cancel(t *transfer, err error) {
+	p := t.e.reg.ptr
+	if s.transfers[p] != t {
+		return // ended meanwhile
+	}
+	delete(s.transfers, p)
+	C.curlsock_shard_remove(s.c, t.e.handle(), C.uintptr_t(s.frame.id))
+	s.end(t, err)
+}
+
+func (s *shard) end(t *transfer, err error) {
+	t.err = err
+	close(t.done)
+}
+
+func (s *shard) endAll(err error) {
+	for p, t := range s.transfers {
+		delete(s.transfers, p)
+		C.curlsock_shard_remove(s.c, t.e.handle(), C.uintptr_t(s.frame.id))
+		s.end(t, err)
+	}
+}
+
+// afterCallbacks acts on what callbacks asked for during the round: a
+// transfer whose callback panicked ends (its Do raises the panic), and a
+// handle cleaned up from a callback leaves the multi first.
+func (s *shard) afterCallbacks() bool {
+	f := s.frame
+	f.mu.Lock()
+	deferred, poisoned := f.deferred, f.poisoned
+	f.deferred, f.poisoned = nil, nil
+	f.mu.Unlock()
+	for _, h := range poisoned {
+		if t := s.transfers[h.ptr]; t != nil {
+			s.cancel(t, nil)
+		} else {
+			// A callback of a handle in no transfer here (closing a cached
+			// connection): its panic waits for the handle's next call.
+			h.unpoison()
+		}
+	}
+	// Handles cleaned up from callbacks while in no transfer (Cleanup leaves
+	// those in one to the goroutine waiting for it).
+	for _, e := range deferred {
+		if e.cleanup() {
+			if p, v := e.reg.takePanic(); p {
+				f.keepPanic(v)
+			}
+		}
+	}
+	return len(deferred) > 0 || len(poisoned) > 0
+}
+
+// shutdown ends every transfer and takes no more commands.
+func (s *shard) shutdown() {
+	s.endAll(ErrEngineClosed)
+	s.mu.Lock()
+	s.stopped = true
+	q := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for _, c := range q {
+		if c.kind == cmdAdd {
+			s.end(c.t, ErrEngineClosed)
+		}
+	}
+}
+
+// free closes the multi, whose cached connections close through the
+// close-socket callbacks they were made with, and the shard's descriptors.
+// Only the goroutine that drove the shard calls it, once run returned.
+func (s *shard) free() {
+	s.file.Close()
+	C.curlsock_shard_free(s.c, C.uintptr_t(s.frame.id))
+	forgetFrame(s.frame)
+}
+
+// abandon gives up a shard whose driving goroutine ended inside libcurl
+// (runtime.Goexit in a callback, what t.Fatal does): the multi's state is
+// that of a call that never returned, so it is neither used nor cleaned up,
+// and what it holds leaks; its transfers end with ErrTransferLost. It runs
+// on the ending goroutine, which is still on the thread whose frame record
+// the round left set.
+func (s *shard) abandon() {
+	C.curlsock_frame_leave(C.curlsock_frame_state{})
+	s.mu.Lock()
+	s.stopped = true
+	q := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for p, t := range s.transfers {
+		delete(s.transfers, p)
+		s.end(t, ErrTransferLost)
+	}
+	for _, c := range q {
+		if c.kind == cmdAdd {
+			s.end(c.t, ErrTransferLost)
+		}
+	}
+	s.file.Close()
+	C.curlsock_shard_abandon(s.c)
+	forgetFrame(s.frame)
+}
+
+// canceled is the error of a transfer its context ended: it matches
+// ctx.Err() with errors.Is, and the cause too when one was given.
+func canceled(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("curlsock: transfer canceled: %w (%w)", err, cause)
+	}
+	return fmt.Errorf("curlsock: transfer canceled: %w", err)
+}
