@@ -98,17 +98,25 @@ func (eng *Engine) Do(ctx context.Context, e *CURL) error {
 	if e == nil {
 		return ErrHandleClosed
 	}
-	s, err := eng.shardFor(e)
-	if err != nil {
-		return err
-	}
-	t, err := e.beginTransfer(ctx, s)
-	if err != nil {
-		return err
-	}
-	if err := s.submit(command{kind: cmdAdd, t: t}); err != nil {
+	var s *shard
+	var t *transfer
+	for {
+		var err error
+		if s, err = eng.shardFor(e); err != nil {
+			return err
+		}
+		if t, err = e.beginTransfer(ctx, s); err != nil {
+			return err
+		}
+		err = s.submit(command{kind: cmdAdd, t: t})
+		if err == nil {
+			break
+		}
 		e.reg.abortTransfer()
-		return err
+		if err != errShardLost {
+			return err
+		}
+		// Abandoned meanwhile (see serve): the next shardFor starts anew.
 	}
 	select {
 	case <-t.done:
@@ -157,12 +165,12 @@ func (eng *Engine) serve(es *engineShard, s *shard) {
 		if returned {
 			return
 		}
-		s.abandon()
 		es.mu.Lock()
 		if es.s == s {
 			es.s = nil // the next Do starts a new shard
 		}
 		es.mu.Unlock()
+		s.abandon()
 		eng.wg.Done()
 	}()
 	s.run(func() bool { return false })
@@ -227,6 +235,7 @@ func Do(ctx context.Context, e *CURL) error {
 func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	h := e.reg
 	h.mu.Lock()
+	origin := urlOrigin(h.opts.url)
 	switch {
 	case h.cleaned:
 		h.mu.Unlock()
@@ -252,11 +261,16 @@ func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	h.unpoison()
 	// A removal during a threaded name lookup would wait for the lookup to
 	// end, stalling the shard: with QUICK_EXIT libcurl leaves the thread to
-	// finish alone. PIPEWAIT makes concurrent HTTP/2 transfers to one
-	// origin wait for the one connection instead of opening more.
+	// finish alone.
 	p := e.handle()
 	C.curlsock_setopt_long(p, C.CURLOPT_QUICK_EXIT, 1)
-	C.curlsock_setopt_long(p, C.CURLOPT_PIPEWAIT, 1)
+	// PIPEWAIT makes concurrent HTTP/2 transfers to one origin wait for the
+	// one connection instead of opening more. Only for https, where ALPN
+	// tells within the handshake: on cleartext http libcurl would hold every
+	// new transfer until an in-flight HTTP/1.1 response arrived.
+	if strings.HasPrefix(origin, "https://") {
+		C.curlsock_setopt_long(p, C.CURLOPT_PIPEWAIT, 1)
+	}
 	return t, nil
 }
 

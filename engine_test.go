@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // newEngine returns an engine closed at the end of the test.
@@ -101,7 +103,7 @@ func TestEngineContextDoneBefore(t *testing.T) {
 }
 
 func TestEngineClosed(t *testing.T) {
-	stall := newStallServer(t, 0)
+	stall := newStallServer(t, "")
 	eng := NewEngine(WithShards(2))
 	e, _ := newEasy(t)
 	must(t, e.Setopt(OPT_URL, stall.url()))
@@ -152,8 +154,9 @@ func TestEngineConcurrent(t *testing.T) {
 	must(t, eng.Close())
 }
 
-// stallServer accepts connections, reads requests and never answers,
-// unless told to send a prefix first; it records when each connection ends.
+// stallServer accepts connections, reads requests and never answers but
+// with its prefix (the start of a response, or nothing); it records when
+// each connection ends.
 type stallServer struct {
 	ln       net.Listener
 	prefix   string
@@ -163,11 +166,11 @@ type stallServer struct {
 	changed  chan struct{}
 }
 
-func newStallServer(t *testing.T, _ int) *stallServer {
+func newStallServer(t *testing.T, prefix string) *stallServer {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	must(t, err)
-	s := &stallServer{ln: ln, changed: make(chan struct{}, 1)}
+	s := &stallServer{ln: ln, prefix: prefix, changed: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -232,5 +235,304 @@ func (s *stallServer) waitFor(t *testing.T, what string, ok func() bool) {
 		case <-deadline:
 			t.Fatalf("stall server: still waiting for %s", what)
 		}
+	}
+}
+
+// runner runs a transfer: Engine.Do or PerformContext.
+type runner func(context.Context, *CURL) error
+
+// doBoth runs the test body with Engine.Do and with PerformContext. Each
+// call of mk(t) gives a runner of t's own: an engine closed at t's end.
+func doBoth(t *testing.T, f func(t *testing.T, mk func(t *testing.T) runner)) {
+	t.Run("Do", func(t *testing.T) {
+		f(t, func(t *testing.T) runner { return newEngine(t, WithShards(1)).Do })
+	})
+	t.Run("PerformContext", func(t *testing.T) {
+		f(t, func(*testing.T) runner {
+			return func(ctx context.Context, e *CURL) error { return e.PerformContext(ctx) }
+		})
+	})
+}
+
+// cancelWhen runs e's transfer and cancels it once ready returns; it
+// returns the transfer's error.
+func cancelWhen(t *testing.T, run runner, e *CURL, ready func()) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, e) }()
+	ready()
+	cancel()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the transfer did not end after its context was canceled")
+		return nil
+	}
+}
+
+// TestEngineCancel cancels transfers at each stage: connecting, sending,
+// waiting for the response, receiving it. Each ends with the context's
+// error, its socket closed through the close callback, and, where the
+// server holds the connection, the server sees it end.
+func TestEngineCancel(t *testing.T) {
+	doBoth(t, func(t *testing.T, mk func(*testing.T) runner) {
+		t.Run("connecting", func(t *testing.T) {
+			noLeaks(t)
+			run := mk(t)
+			addr := blackHole(t, "tcp4", 0)
+			e, _ := newEasy(t)
+			var rec recorder
+			rec.install(t, e)
+			must(t, e.Setopt(OPT_URL, "http://"+addr+"/"))
+			err := cancelWhen(t, run, e, func() { waitUntil(t, "a socket opened", func() bool { return rec.count("open") > 0 }) })
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("canceled while connecting: %v, want context.Canceled", err)
+			}
+			// libcurl < 8.2 closes a socket that never connected with
+			// close(), not the callback (PR #11439); noLeaks checks it is
+			// closed either way.
+			if o, c := rec.count("open"), rec.count("close"); o != c && !eagerIdentity {
+				t.Errorf("%d sockets opened, %d closed through the close callback", o, c)
+			}
+			e.Cleanup()
+		})
+		t.Run("waiting", func(t *testing.T) {
+			noLeaks(t)
+			run := mk(t)
+			stall := newStallServer(t, "")
+			e, _ := newEasy(t)
+			must(t, e.Setopt(OPT_URL, stall.url()))
+			err := cancelWhen(t, run, e, func() { stall.waitRequests(t, 1) })
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("canceled while waiting for the response: %v", err)
+			}
+			stall.waitClosed(t, 1)
+			e.Cleanup()
+		})
+		t.Run("receiving", func(t *testing.T) {
+			noLeaks(t)
+			run := mk(t)
+			stall := newStallServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial body")
+			e, body := newEasy(t)
+			must(t, e.Setopt(OPT_URL, stall.url()))
+			var got atomic.Bool
+			must(t, e.Setopt(OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
+				body.Write(b)
+				got.Store(true)
+				return true
+			}))
+			err := cancelWhen(t, run, e, func() { waitUntil(t, "part of the body", got.Load) })
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("canceled mid-body: %v", err)
+			}
+			if body.String() != "partial body" {
+				t.Errorf("body %q", body.String())
+			}
+			stall.waitClosed(t, 1)
+			e.Cleanup()
+		})
+		t.Run("sending", func(t *testing.T) {
+			noLeaks(t)
+			run := mk(t)
+			// A server that accepts and never reads: the upload fills the
+			// socket buffers and stays there.
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			must(t, err)
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					accepted <- c
+				}
+			}()
+			t.Cleanup(func() {
+				ln.Close()
+				select {
+				case c := <-accepted:
+					c.Close()
+				default:
+				}
+			})
+			e, _ := newEasy(t)
+			must(t, e.Setopt(OPT_URL, "http://"+ln.Addr().String()+"/upload"))
+			must(t, e.Setopt(OPT_UPLOAD, 1))
+			must(t, e.Setopt(OPT_INFILESIZE_LARGE, int64(1<<30)))
+			var sent atomic.Int64
+			chunk := bytes.Repeat([]byte("x"), 64<<10)
+			must(t, e.Setopt(OPT_READFUNCTION, func(b []byte, _ any) int {
+				n := copy(b, chunk)
+				sent.Add(int64(n))
+				return n
+			}))
+			var stuck atomic.Int64
+			err = cancelWhen(t, run, e, func() {
+				// Sending stalls once the buffers are full.
+				waitUntil(t, "the upload to stall", func() bool {
+					n := sent.Load()
+					if n > 0 && n == stuck.Load() {
+						return true
+					}
+					stuck.Store(n)
+					time.Sleep(50 * time.Millisecond)
+					return false
+				})
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("canceled mid-upload: %v", err)
+			}
+			e.Cleanup()
+		})
+	})
+}
+
+// waitUntil polls ok for up to 10 s.
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestEngineDeadline(t *testing.T) {
+	stall := newStallServer(t, "")
+	eng := newEngine(t)
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, stall.url()))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := eng.Do(ctx, e); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do past its deadline = %v, want context.DeadlineExceeded", err)
+	}
+	cause := errors.New("the caller gave up")
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	go func() { stall.waitRequests(t, 2); cancelCause(cause) }()
+	err := eng.Do(ctx, e)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, cause) {
+		t.Fatalf("Do canceled with a cause = %v, want context.Canceled and the cause", err)
+	}
+}
+
+// TestEngineBusy: while a handle is in Do, other goroutines' calls on it
+// fail with ErrHandleBusy, and Cleanup stops the transfer.
+func TestEngineBusy(t *testing.T) {
+	noLeaks(t)
+	stall := newStallServer(t, "")
+	eng := newEngine(t)
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, stall.url()))
+	errc := make(chan error, 1)
+	go func() { errc <- eng.Do(context.Background(), e) }()
+	stall.waitRequests(t, 1)
+	calls := map[string]error{
+		"Do":             eng.Do(context.Background(), e),
+		"PerformContext": e.PerformContext(context.Background()),
+		"Perform":        e.Perform(),
+		"Setopt":         e.Setopt(OPT_URL, "http://127.0.0.1:1/"),
+		"Pause":          e.Pause(PAUSE_ALL),
+	}
+	_, calls["Getinfo"] = e.Getinfo(INFO_RESPONSE_CODE)
+	m := MultiInit()
+	calls["AddHandle"] = m.AddHandle(e)
+	m.Cleanup()
+	for name, err := range calls {
+		if !errors.Is(err, ErrHandleBusy) {
+			t.Errorf("%s during Do = %v, want ErrHandleBusy", name, err)
+		}
+	}
+	if d := e.Duphandle(); d != nil {
+		d.Cleanup()
+		t.Error("Duphandle during Do returned a copy")
+	}
+	e.Cleanup()
+	if err := <-errc; !errors.Is(err, ErrHandleClosed) {
+		t.Fatalf("Do whose handle was cleaned up = %v, want ErrHandleClosed", err)
+	}
+	stall.waitClosed(t, 1)
+	must(t, eng.Close())
+}
+
+// TestEngineCleanupInCallback: a callback that cleans up its own handle
+// ends its transfer with ErrHandleClosed; others on the shard go on.
+func TestEngineCleanupInCallback(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	doBoth(t, func(t *testing.T, mk func(*testing.T) runner) {
+		run := mk(t)
+		e := EasyInit()
+		must(t, e.Setopt(OPT_URL, srv.url("/")))
+		must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { e.Cleanup(); return true }))
+		if err := run(context.Background(), e); !errors.Is(err, ErrHandleClosed) {
+			t.Fatalf("transfer whose callback cleaned up its handle = %v, want ErrHandleClosed", err)
+		}
+		if err := e.Setopt(OPT_URL, srv.url("/")); !errors.Is(err, ErrHandleClosed) {
+			t.Fatalf("Setopt after = %v", err)
+		}
+	})
+}
+
+// TestEngineCloseCallbackAfterCleanup: a connection cached in the engine
+// closes through the close callback and data it was made with, after its
+// handle is gone, when the engine closes.
+func TestEngineCloseCallbackAfterCleanup(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	eng := NewEngine(WithShards(1))
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	var closed []any
+	var mu sync.Mutex
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(data any, fd int) error {
+		mu.Lock()
+		closed = append(closed, data)
+		mu.Unlock()
+		return unix.Close(fd)
+	}))
+	must(t, e.Setopt(OPT_CLOSESOCKETDATA, "first"))
+	must(t, eng.Do(context.Background(), e))
+	e.Cleanup()
+	if r := Registrations(); r.CloseCallbacks != 1 || r.Sockets != 1 {
+		t.Fatalf("after Cleanup, with the connection cached: %+v", r)
+	}
+	must(t, eng.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(closed) != 1 || closed[0] != "first" {
+		t.Fatalf("close callback calls: %v, want one with the data it was made with", closed)
+	}
+}
+
+// TestPerformContextKeepAlive: PerformContext's multi is the handle's own,
+// kept across calls for keep-alive and freed by Cleanup.
+func TestPerformContextKeepAlive(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	e, body := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/pc")))
+	var rec recorder
+	rec.install(t, e)
+	for i := range 3 {
+		body.Reset()
+		if err := e.PerformContext(context.Background()); err != nil {
+			t.Fatalf("PerformContext %d: %v", i, err)
+		}
+		if body.String() != "hello tcp4 /pc" {
+			t.Fatalf("body %q", body.String())
+		}
+	}
+	if n := srv.Conns(); n != 1 {
+		t.Errorf("%d connections for 3 PerformContext calls, want 1", n)
+	}
+	if r := Registrations(); r.Multis == 0 {
+		t.Errorf("no multi registered while the handle keeps its own: %+v", r)
+	}
+	e.Cleanup()
+	if o, c := rec.count("open"), rec.count("close"); o != 1 || c != 1 {
+		t.Errorf("opens %d, closes %d through the callbacks, want 1 and 1", o, c)
 	}
 }

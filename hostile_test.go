@@ -736,6 +736,8 @@ func TestHostileChild(t *testing.T) {
 		hostileChildMultiCleanup(t)
 	case "panicnil":
 		hostileChildPanicNil(t, kind)
+	case "enginegoexit":
+		hostileChildEngineGoexit(t, kind)
 	default:
 		t.Fatalf("unknown scenario %q", scenario)
 	}

@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -45,6 +46,7 @@ type shard struct {
 	mu       sync.Mutex
 	queue    []command
 	stopped  bool // takes no more commands
+	lost     bool // stopped by abandon
 	wakeSent atomic.Bool
 }
 
@@ -69,6 +71,9 @@ func (t *transfer) ended() bool {
 		return false
 	}
 }
+
+// errShardLost: a command for a shard that abandon stopped.
+var errShardLost = errors.New("curlsock: engine shard lost")
 
 type commandKind int
 
@@ -126,7 +131,11 @@ func (s *shard) poll() error {
 func (s *shard) submit(c command) error {
 	s.mu.Lock()
 	if s.stopped {
+		lost := s.lost
 		s.mu.Unlock()
+		if lost {
+			return errShardLost
+		}
 		return ErrEngineClosed
 	}
 	s.queue = append(s.queue, c)
@@ -173,11 +182,13 @@ func (s *shard) round() bool {
 		// (curl_multi_socket_action.md): every transfer fails.
 		s.endAll(fmt.Errorf("curlsock: engine: %w", CurlMultiError(r.mrc)))
 	}
-	if r.woken != 0 {
-		s.commands()
+	// Before the commands: a transfer that ended this round and is added
+	// again must not be taken for the one whose callback panicked.
+	if s.afterCallbacks() {
 		again = true
 	}
-	if s.afterCallbacks() {
+	if r.woken != 0 {
+		s.commands()
 		again = true
 	}
 	if s.closing {
@@ -259,7 +270,7 @@ func (s *shard) afterCallbacks() bool {
 	f.deferred, f.poisoned = nil, nil
 	f.mu.Unlock()
 	for _, h := range poisoned {
-		if t := s.transfers[h.ptr]; t != nil {
+		if t := s.transfers[h.ptr]; t != nil && h.poisoned.Load() {
 			s.cancel(t, nil)
 		} else {
 			// A callback of a handle in no transfer here (closing a cached
@@ -312,7 +323,7 @@ func (s *shard) free() {
 func (s *shard) abandon() {
 	C.curlsock_frame_leave(C.curlsock_frame_state{})
 	s.mu.Lock()
-	s.stopped = true
+	s.stopped, s.lost = true, true
 	q := s.queue
 	s.queue = nil
 	s.mu.Unlock()

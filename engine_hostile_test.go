@@ -1,0 +1,237 @@
+//go:build linux
+
+package curl
+
+// Hostile callbacks under an Engine and PerformContext (see hostile_test.go
+// for Perform): a panic fails its own transfer only, a Cleanup from a
+// callback ends the transfer, a Goexit abandons the shard and the engine
+// goes on with a new one.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// gateServer answers /gate/... once release is closed, others at once.
+func gateServer(t *testing.T) (srv *testServer, arrived <-chan struct{}, release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	in := make(chan struct{}, 16)
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	srv = newServerHandler(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // so that uploads are sent
+		if strings.HasPrefix(r.URL.Path, "/gate/") {
+			in <- struct{}{}
+			<-gate
+		}
+		fmt.Fprintf(w, "ok %s", r.URL.Path)
+	}))
+	return srv, in, release
+}
+
+// TestEngineHostilePanic: a panic in any callback is raised again from the
+// Do of its transfer, in the caller's goroutine; another transfer in flight
+// on the same shard completes, and the panicking handle works again.
+func TestEngineHostilePanic(t *testing.T) {
+	for _, kind := range hostileKinds {
+		t.Run(kind, func(t *testing.T) {
+			noLeaks(t)
+			srv, arrived, release := gateServer(t)
+			eng := newEngine(t, WithShards(1))
+
+			other, otherBody := newEasy(t)
+			must(t, other.Setopt(OPT_URL, srv.url("/gate/other")))
+			otherErr := make(chan error, 1)
+			go func() { otherErr <- eng.Do(context.Background(), other) }()
+			select {
+			case <-arrived:
+			case err := <-otherErr:
+				t.Fatalf("the gated transfer ended early: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the gated transfer did not reach the server")
+			}
+
+			e, _ := hostileEasy(t)
+			installHostile(t, e, kind, func() { panic("hostile " + kind) })
+			must(t, e.Setopt(OPT_URL, srv.url("/")))
+			var err error
+			v, panicked := capturedPanic(func() { err = eng.Do(context.Background(), e) })
+			if !panicked || v != "hostile "+kind {
+				t.Fatalf("Do with a panicking %s callback: panicked=%v value=%v, returned %v", kind, panicked, v, err)
+			}
+
+			release()
+			if err := <-otherErr; err != nil || otherBody.String() != "ok /gate/other" {
+				t.Fatalf("the other transfer on the shard: %v, body %q", err, otherBody.String())
+			}
+			// The panicking handle is usable again.
+			installHostile(t, e, kind, func() {})
+			if err := eng.Do(context.Background(), e); err != nil {
+				t.Fatalf("Do again after the panic: %v", err)
+			}
+			e.Cleanup()
+			other.Cleanup()
+			must(t, eng.Close())
+		})
+	}
+}
+
+func TestPerformContextHostilePanic(t *testing.T) {
+	for _, kind := range hostileKinds {
+		t.Run(kind, func(t *testing.T) {
+			noLeaks(t)
+			srv := hostileServer(t)
+			e, _ := hostileEasy(t)
+			installHostile(t, e, kind, func() { panic("hostile " + kind) })
+			must(t, e.Setopt(OPT_URL, srv.url("/")))
+			v, panicked := capturedPanic(func() { e.PerformContext(context.Background()) })
+			if !panicked || v != "hostile "+kind {
+				t.Fatalf("PerformContext with a panicking %s callback: panicked=%v value=%v", kind, panicked, v)
+			}
+			installHostile(t, e, kind, func() {})
+			if err := e.PerformContext(context.Background()); err != nil {
+				t.Fatalf("PerformContext again after the panic: %v", err)
+			}
+			e.Cleanup()
+		})
+	}
+}
+
+// TestEngineHostileCleanup: Cleanup of the handle from any of its callbacks
+// ends the transfer with ErrHandleClosed and leaks nothing.
+func TestEngineHostileCleanup(t *testing.T) {
+	for _, kind := range hostileKinds {
+		t.Run(kind, func(t *testing.T) {
+			doBoth(t, func(t *testing.T, mk func(*testing.T) runner) {
+				noLeaks(t)
+				run := mk(t)
+				srv := hostileServer(t)
+				e, _ := hostileEasy(t)
+				installHostile(t, e, kind, e.Cleanup)
+				must(t, e.Setopt(OPT_URL, srv.url("/")))
+				if err := run(context.Background(), e); !errors.Is(err, ErrHandleClosed) {
+					t.Fatalf("transfer whose %s callback cleaned up its handle = %v, want ErrHandleClosed", kind, err)
+				}
+				if err := e.Setopt(OPT_VERBOSE, 0); !errors.Is(err, ErrHandleClosed) {
+					t.Errorf("Setopt after = %v, want ErrHandleClosed", err)
+				}
+			})
+		})
+	}
+}
+
+// TestEngineHostileReentrant: Perform from a callback of a transfer on an
+// engine is refused by libcurl (the handle is in a multi), and the transfer
+// goes on.
+func TestEngineHostileReentrant(t *testing.T) {
+	noLeaks(t)
+	srv := hostileServer(t)
+	eng := newEngine(t)
+	e, body := hostileEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	var nested error
+	var once sync.Once
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
+		once.Do(func() { nested = e.Perform() })
+		body.Write(b)
+		return true
+	}))
+	if err := eng.Do(context.Background(), e); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if !errors.Is(nested, CurlError(2)) || body.String() != "ok" {
+		t.Fatalf("Perform inside the transfer's callback = %v (body %q), want CURLE_FAILED_INIT", nested, body.String())
+	}
+	e.Cleanup()
+	must(t, eng.Close())
+}
+
+// TestEngineHostileGoexit: runtime.Goexit in a callback (what t.Fatal does)
+// ends the goroutine driving the shard inside libcurl. The transfers of
+// that shard end with ErrTransferLost, and the engine starts a new shard:
+// a fresh handle's Do succeeds. Under PerformContext it ends the caller's
+// goroutine, as under Perform. Runs in a child process: what libcurl held
+// for the abandoned multi leaks by design.
+func TestEngineHostileGoexit(t *testing.T) {
+	for _, via := range []string{"engine", "pc"} {
+		for _, kind := range hostileKinds {
+			t.Run(via+"-"+kind, func(t *testing.T) {
+				t.Parallel()
+				out, rep, code := runHostileChild(t, "enginegoexit/"+via+"-"+kind, "ASAN_OPTIONS=detect_leaks=0")
+				if code != 0 || rep["done"] != "" && rep["done"] != "true" {
+					t.Fatalf("Goexit in the %s callback: %s", kind, hostileChildFailure(out, code))
+				}
+				want := map[string]string{"cleanup": "returned", "fresh": "<nil>", "close": "<nil>"}
+				if via == "engine" {
+					want["returned"] = ErrTransferLost.Error()
+				} else {
+					want["returned"] = "false"
+				}
+				for k, v := range want {
+					if rep[k] != v {
+						t.Errorf("%s = %q, want %q\n%s", k, rep[k], v, hostileTail(out, 30))
+					}
+				}
+				if rep["again"] == "<nil>" || rep["again"] == "" {
+					t.Errorf("a second transfer on the abandoned handle = %q, want an error", rep["again"])
+				}
+				t.Logf("libcurl %s: again=%s, registrations %s", rep["libcurl"], rep["again"], rep["registrations"])
+			})
+		}
+	}
+}
+
+// hostileChildEngineGoexit is the child of TestEngineHostileGoexit.
+func hostileChildEngineGoexit(t *testing.T, scenario string) {
+	via, kind, _ := strings.Cut(scenario, "-")
+	srv := hostileServer(t)
+	eng := NewEngine(WithShards(1))
+	e, _ := hostileEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	installHostile(t, e, kind, runtime.Goexit)
+	if via == "engine" {
+		var err error
+		returnsWithin(t, 20*time.Second, "Do", func() { err = eng.Do(context.Background(), e) })
+		hostileReport("returned", err)
+	} else {
+		hostileReport("returned", returnsWithin(t, 20*time.Second, "PerformContext", func() { e.PerformContext(context.Background()) }))
+	}
+	var again error
+	returnsWithin(t, 20*time.Second, "a second transfer", func() {
+		if via == "engine" {
+			again = eng.Do(context.Background(), e)
+		} else {
+			again = e.PerformContext(context.Background())
+		}
+	})
+	hostileReport("again", again)
+	returnsWithin(t, 20*time.Second, "Cleanup", e.Cleanup)
+	hostileReport("cleanup", "returned")
+	f, _ := hostileEasy(t)
+	must(t, f.Setopt(OPT_URL, srv.url("/")))
+	var fresh error
+	returnsWithin(t, 20*time.Second, "a fresh handle's Do", func() { fresh = eng.Do(context.Background(), f) })
+	hostileReport("fresh", fresh)
+	f.Cleanup()
+	var closeErr error
+	returnsWithin(t, 20*time.Second, "Close", func() { closeErr = eng.Close() })
+	hostileReport("close", closeErr)
+	hostileReport("registrations", fmt.Sprintf("%+v", Registrations()))
+	hostileReport("done", !t.Failed())
+	// What the abandoned multi held leaks by design: skip TestMain's checks.
+	if t.Failed() {
+		syscall.Exit(1)
+	}
+	syscall.Exit(0)
+}
