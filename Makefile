@@ -112,9 +112,9 @@ STRESS_TIME ?= 10m
 stress: deps
 	@set -e; \
 	if [ -n "$(STRESS_CURL8)" ]; then E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; fi; \
-	echo "CURLSOCK_STRESS=$(STRESS) CURLSOCK_STRESS_TIME=$(STRESS_TIME) $(GO) test -count=1 -run '^TestStress$$' -v -timeout 30m ."; \
+	echo "CURLSOCK_STRESS=$(STRESS) CURLSOCK_STRESS_TIME=$(STRESS_TIME) $(GO) test -count=1 -run '^TestStress(EngineChurn)?$$' -v -timeout 30m ."; \
 	CURLSOCK_STRESS=$(STRESS) CURLSOCK_STRESS_TIME=$(STRESS_TIME) \
-		$(GO) test -count=1 -run '^TestStress$$' -v -timeout 30m .
+		$(GO) test -count=1 -run '^TestStress(EngineChurn)?$$' -v -timeout 30m .
 
 # Fuzzing (sock/fuzz_test.go, cmd/curlsock/fuzz_test.go): each target for
 # FUZZTIME (`go test` alone runs their seeds and sock/testdata/fuzz/<target>/,

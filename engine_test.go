@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -535,4 +536,80 @@ func TestPerformContextKeepAlive(t *testing.T) {
 	if o, c := rec.count("open"), rec.count("close"); o != 1 || c != 1 {
 		t.Errorf("opens %d, closes %d through the callbacks, want 1 and 1", o, c)
 	}
+}
+
+// TestEngineHTTP2: concurrent transfers to one HTTP/2 origin share one
+// connection (the engine sets PIPEWAIT), and a panic in one stream's
+// callback fails that transfer only: the others on the connection complete
+// and the connection stays.
+func TestEngineHTTP2(t *testing.T) {
+	if !hasFeature(VERSION_HTTP2) {
+		t.Skip("libcurl built without HTTP/2")
+	}
+	noLeaks(t)
+	gate := make(chan struct{})
+	var conns atomic.Int32
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/gate" {
+			<-gate
+		}
+		fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
+	}))
+	hs.EnableHTTP2 = true
+	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	ca := writeCA(t, &testServer{Server: hs})
+	eng := NewEngine(WithShards(1))
+
+	start := func(path string, write func([]byte, any) bool) (*CURL, *bytes.Buffer, chan error) {
+		e, body := newEasy(t)
+		must(t, e.Setopt(OPT_URL, hs.URL+path))
+		must(t, e.Setopt(OPT_CAINFO, ca))
+		if write != nil {
+			must(t, e.Setopt(OPT_WRITEFUNCTION, write))
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- eng.Do(context.Background(), e) }()
+		return e, body, errc
+	}
+	type job struct {
+		body *bytes.Buffer
+		errc chan error
+	}
+	var gated []job
+	for range 4 {
+		_, body, errc := start("/gate", nil)
+		gated = append(gated, job{body, errc})
+	}
+	// While the gated streams are open on the connection, one stream's
+	// callback panics.
+	waitUntil(t, "a connection", func() bool { return conns.Load() > 0 })
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, hs.URL+"/boom"))
+	must(t, e.Setopt(OPT_CAINFO, ca))
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { panic("stream boom") }))
+	v, panicked := capturedPanic(func() { eng.Do(context.Background(), e) })
+	if !panicked || v != "stream boom" {
+		t.Fatalf("Do with a panicking write callback: panicked=%v value=%v", panicked, v)
+	}
+	close(gate)
+	for i, j := range gated {
+		if err := <-j.errc; err != nil || j.body.String() != "HTTP/2.0 /gate" {
+			t.Errorf("gated transfer %d: %v, body %q", i, err, j.body.String())
+		}
+	}
+	// The same connection serves the next transfer.
+	_, body, errc := start("/after", nil)
+	if err := <-errc; err != nil || body.String() != "HTTP/2.0 /after" {
+		t.Errorf("transfer after the panic: %v, body %q", err, body.String())
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("server saw %d connections, want 1 multiplexed", n)
+	}
+	must(t, eng.Close())
 }
