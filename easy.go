@@ -149,7 +149,7 @@ func (h *handleReg) ownShard() (*shard, error) {
 		return nil, ErrHandleClosed
 	}
 	if h.own == nil {
-		s, err := newShard()
+		s, err := newShard(kindShard)
 		if err != nil {
 			return nil, err
 		}

@@ -34,13 +34,26 @@ import (
 // as long; give the engine fast callbacks, or hand slow work to another
 // goroutine.
 //
+// Handles on one engine share its connection caches: libcurl matches a
+// cached connection by scheme, host, port and its own options, not by the
+// socket callbacks that made it, so a transfer may reuse a connection whose
+// open-socket callback (a rewrite, a refusal) was another handle's. A
+// Sockets guard still checks the peer of a reused connection (its prereq
+// check refuses it, E_ABORTED_BY_CALLBACK); for handles whose callbacks
+// must see every connection, use an engine of their own or OPT_FRESH_CONNECT.
+//
+// The engine sets OPT_QUICK_EXIT on every handle it runs (a canceled name
+// lookup's thread is left to end alone instead of stalling the shard), and
+// OPT_PIPEWAIT on https transfers; both stay set afterwards.
+//
 // An Engine is safe for concurrent use. Close it when done: its cached
 // connections are closed then.
 type Engine struct {
-	shards []engineShard
-	seed   maphash.Seed
-	closed atomic.Bool
-	wg     sync.WaitGroup
+	shards    []engineShard
+	seed      maphash.Seed
+	isDefault bool // curl.Do's
+	closed    atomic.Bool
+	wg        sync.WaitGroup
 }
 
 // engineShard starts its shard on first use.
@@ -146,7 +159,11 @@ func (eng *Engine) shardFor(e *CURL) (*shard, error) {
 	if eng.closed.Load() {
 		return nil, ErrEngineClosed
 	}
-	s, err := newShard()
+	kind := kindShard
+	if eng.isDefault {
+		kind = kindDefaultShard
+	}
+	s, err := newShard(kind)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +242,7 @@ func Do(ctx context.Context, e *CURL) error {
 	defaultEngine.Lock()
 	if defaultEngine.e == nil {
 		defaultEngine.e = NewEngine()
+		defaultEngine.e.isDefault = true
 	}
 	eng := defaultEngine.e
 	defaultEngine.Unlock()

@@ -529,7 +529,7 @@ func TestPerformContextKeepAlive(t *testing.T) {
 	if n := srv.Conns(); n != 1 {
 		t.Errorf("%d connections for 3 PerformContext calls, want 1", n)
 	}
-	if r := Registrations(); r.Multis == 0 {
+	if r := Registrations(); r.Shards != 1 {
 		t.Errorf("no multi registered while the handle keeps its own: %+v", r)
 	}
 	e.Cleanup()

@@ -102,8 +102,8 @@ func ExampleRegistrations() {
 	easy.Cleanup()
 	fmt.Printf("%+v\n", curl.Registrations())
 	// Output:
-	// {Handles:1 Multis:0 Shares:0 CloseCallbacks:1 Sockets:0}
-	// {Handles:0 Multis:0 Shares:0 CloseCallbacks:0 Sockets:0}
+	// {Handles:1 Multis:0 Shares:0 Shards:0 CloseCallbacks:1 Sockets:0}
+	// {Handles:0 Multis:0 Shares:0 Shards:0 CloseCallbacks:0 Sockets:0}
 }
 
 // Socket callbacks on handles driven by a multi; each finished transfer's

@@ -136,6 +136,8 @@ const (
 	kindEasy regKind = iota
 	kindMulti
 	kindShare
+	kindShard        // an Engine's or PerformContext's multi
+	kindDefaultShard // the default engine's: never closed, so not counted
 )
 
 // closeReg is a close-socket registration: function and data as they were
@@ -259,9 +261,13 @@ func maybeFreeLocked(c *closeReg) {
 // RegistrationStats counts what curlsock keeps for libcurl. It is a leak
 // detector for curlsock's own state, not for sockets: see Registrations.
 type RegistrationStats struct {
-	Handles        int // easy handles curlsock knows, not yet cleaned up
-	Multis         int // multi handles not yet cleaned up
-	Shares         int // share handles not yet cleaned up
+	Handles int // easy handles curlsock knows, not yet cleaned up
+	Multis  int // multi handles not yet cleaned up
+	Shares  int // share handles not yet cleaned up
+	// Shards are the libcurl multis of Engine shards (started, not closed)
+	// and of PerformContext (one per handle that used it, until Cleanup).
+	// The default engine's (curl.Do), which is never closed, are not counted.
+	Shards         int
 	CloseCallbacks int // close-socket registrations libcurl may still call
 	// Sockets are open sockets charged to close-socket callbacks: handed to
 	// libcurl while one was set, and not yet given back to it for closing.
@@ -270,7 +276,8 @@ type RegistrationStats struct {
 
 // Registrations returns what curlsock keeps for libcurl now, after dropping
 // the sockets libcurl closed without telling (libcurl < 8.2). Once every
-// easy, multi and share handle is cleaned up every count is zero; anything
+// easy, multi and share handle is cleaned up and every Engine closed, every
+// count is zero; anything
 // else is a registration curlsock leaked.
 //
 // It does not count sockets that are open but no longer libcurl's: a socket
@@ -293,6 +300,8 @@ func Registrations() RegistrationStats {
 			st.Multis++
 		case kindShare:
 			st.Shares++
+		case kindShard:
+			st.Shards++
 		}
 	})
 	return st

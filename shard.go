@@ -89,12 +89,12 @@ type command struct {
 	err  error // why a cancel ends the transfer
 }
 
-func newShard() (*shard, error) {
+func newShard(kind regKind) (*shard, error) {
 	c, err := C.curlsock_shard_new()
 	if c == nil {
 		return nil, fmt.Errorf("curlsock: cannot create an engine shard: %w", err)
 	}
-	s := &shard{c: c, frame: newFrame(kindMulti), transfers: map[uintptr]*transfer{}}
+	s := &shard{c: c, frame: newFrame(kind), transfers: map[uintptr]*transfer{}}
 	s.frame.perTransfer = true
 	if err := s.poll(); err != nil {
 		C.curlsock_shard_free(c, 0)
