@@ -177,6 +177,9 @@ func (eng *Engine) shardFor(e *CURL) (*shard, error) {
 // goroutine (runtime.Goexit), the shard is abandoned and a new one takes
 // its place.
 func (eng *Engine) serve(es *engineShard, s *shard) {
+	if lockShardThread {
+		runtime.LockOSThread()
+	}
 	returned := false
 	defer func() {
 		if returned {
