@@ -161,6 +161,9 @@ var (
 	// PerformContext, Perform or a multi, and the call cannot run beside
 	// it (from another goroutine, or a second transfer at once).
 	ErrHandleBusy = errors.New("curlsock: easy handle is in a transfer")
+	// ErrEngineReentry: Do or Close called from a callback running on the
+	// engine shard it would have to wait for.
+	ErrEngineReentry = errors.New("curlsock: called from a callback on the engine shard it would wait for")
 	// ErrTransferLost: the transfer's shard was abandoned while it ran, as
 	// a callback ended the goroutine driving it (runtime.Goexit, which
 	// t.Fatal calls). libcurl's state for that multi is left as it was, so

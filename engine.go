@@ -99,8 +99,10 @@ func NewEngine(opts ...EngineOption) *Engine {
 // on HTTP/2 its stream reset) and Do returns an error matching ctx.Err()
 // with errors.Is. A ctx already done returns ctx.Err() without starting, and
 // a closed engine ErrEngineClosed. While e is in Do, other calls on it from
-// other goroutines return ErrHandleBusy, and Cleanup stops the transfer (Do
-// returns ErrHandleClosed).
+// other goroutines return ErrHandleBusy (Duphandle returns nil, Reset does
+// nothing), and Cleanup stops the transfer (Do returns ErrHandleClosed).
+// From a callback running on the shard the transfer would go to, Do returns
+// ErrEngineReentry: the shard's goroutine would wait for itself.
 func (eng *Engine) Do(ctx context.Context, e *CURL) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -117,6 +119,10 @@ func (eng *Engine) Do(ctx context.Context, e *CURL) error {
 		var err error
 		if s, err = eng.shardFor(e); err != nil {
 			return err
+		}
+		if currentFrame() == s.frame {
+			// The shard's goroutine would wait for itself.
+			return ErrEngineReentry
 		}
 		if t, err = e.beginTransfer(ctx, s); err != nil {
 			return err
@@ -201,8 +207,13 @@ func (eng *Engine) serve(es *engineShard, s *shard) {
 
 // Close ends the transfers in flight (their Do returns ErrEngineClosed),
 // closes the cached connections through their close-socket callbacks, and
-// waits for the shards to stop. Later Do calls return ErrEngineClosed.
+// waits for the shards to stop. Later Do calls return ErrEngineClosed. From
+// a callback running on one of the engine's shards it returns
+// ErrEngineReentry.
 func (eng *Engine) Close() error {
+	if f := currentFrame(); f != nil && eng.owns(f) {
+		return ErrEngineReentry
+	}
 	if eng.closed.Swap(true) {
 		return nil
 	}
@@ -218,12 +229,27 @@ func (eng *Engine) Close() error {
 	return nil
 }
 
-// urlOrigin returns scheme://host:port of a URL as written, or the URL
-// itself when it has no "://": enough to send one origin to one shard.
+// owns reports whether f is the frame of one of eng's shards.
+func (eng *Engine) owns(f *frame) bool {
+	for i := range eng.shards {
+		es := &eng.shards[i]
+		es.mu.Lock()
+		s := es.s
+		es.mu.Unlock()
+		if s != nil && s.frame == f {
+			return true
+		}
+	}
+	return false
+}
+
+// urlOrigin returns scheme://host:port of a URL as written (http when it
+// names no scheme, as libcurl guesses for most): enough to send one origin
+// to one shard.
 func urlOrigin(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
-		return u
+		scheme, rest = "http", u
 	}
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		rest = rest[:i]

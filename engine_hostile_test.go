@@ -242,3 +242,37 @@ func hostileChildEngineGoexit(t *testing.T, scenario string) {
 	}
 	syscall.Exit(0)
 }
+
+// TestEngineHostileReentry: Do and Close from a callback running on the
+// shard they would wait for return ErrEngineReentry instead of deadlocking.
+func TestEngineHostileReentry(t *testing.T) {
+	noLeaks(t)
+	srv := hostileServer(t)
+	eng := newEngine(t, WithShards(1))
+	e, _ := hostileEasy(t)
+	inner, _ := hostileEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, inner.Setopt(OPT_URL, srv.url("/inner")))
+	var doErr, closeErr error
+	var once sync.Once
+	must(t, e.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool {
+		once.Do(func() {
+			doErr = eng.Do(context.Background(), inner)
+			closeErr = eng.Close()
+		})
+		return true
+	}))
+	if err := eng.Do(context.Background(), e); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if !errors.Is(doErr, ErrEngineReentry) || !errors.Is(closeErr, ErrEngineReentry) {
+		t.Fatalf("from the shard's callback: Do = %v, Close = %v, want ErrEngineReentry", doErr, closeErr)
+	}
+	// The inner handle was never claimed.
+	if err := eng.Do(context.Background(), inner); err != nil {
+		t.Fatalf("Do of the inner handle afterwards: %v", err)
+	}
+	e.Cleanup()
+	inner.Cleanup()
+	must(t, eng.Close())
+}
