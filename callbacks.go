@@ -245,7 +245,7 @@ func (h *handleReg) openWith(f *frame, sa *Sockaddr, purpose SockType, p *C.stru
 		// see are accounted for: open what libcurl would have.
 		fn = openPlain
 	}
-	fd, err, rec := protectCall(fn, data, purpose, sa)
+	fd, rec, err := protectCall(fn, data, purpose, sa)
 	switch {
 	case rec.panicked:
 		recordPanic(frame, &h.frame, rec.value)
@@ -309,7 +309,7 @@ func (h *handleReg) sockoptSocket(fd int, purpose SockType, frame uintptr) int {
 	if fn == nil {
 		return SOCKOPT_OK
 	}
-	code, err, p := protectCall(fn, data, fd, purpose)
+	code, p, err := protectCall(fn, data, fd, purpose)
 	if p.panicked {
 		recordPanic(frame, &h.frame, p.value)
 		return SOCKOPT_ERROR

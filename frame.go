@@ -93,7 +93,7 @@ func protect(f func()) (p recovered) {
 // protectCall is protect for the open-socket and sockopt callbacks, which
 // run for every connection: it calls f directly, where protect's closure
 // adds an indirect call (3–6 % of their dispatch, BENCHMARKS.md).
-func protectCall[A, B, C, R any](f func(A, B, C) (R, error), a A, b B, c C) (r R, err error, p recovered) {
+func protectCall[A, B, C, R any](f func(A, B, C) (R, error), a A, b B, c C) (r R, p recovered, err error) {
 	returned := false
 	defer func() {
 		if !returned {
@@ -102,7 +102,7 @@ func protectCall[A, B, C, R any](f func(A, B, C) (R, error), a A, b B, c C) (r R
 	}()
 	r, err = f(a, b, c)
 	returned = true
-	return r, err, p
+	return r, p, err
 }
 
 // recordPanic stores a recovered panic where the curlsock call that drove
