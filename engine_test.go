@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -612,4 +613,37 @@ func TestEngineHTTP2(t *testing.T) {
 		t.Errorf("server saw %d connections, want 1 multiplexed", n)
 	}
 	must(t, eng.Close())
+}
+
+// TestEngineSockets: the toolkit works under Do as under Perform: the
+// rewrite takes the transfer to another server, the guard checks it, the
+// trace sees the socket open, and close when the engine closes its cache.
+func TestEngineSockets(t *testing.T) {
+	noLeaks(t)
+	srv := newServer(t, "tcp4")
+	from := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
+	rw, err := sock.ParseRewrite(from + "=" + srv.Addr)
+	must(t, err)
+	trace := sock.NewTrace(nil)
+	eng := NewEngine(WithShards(1))
+	e, body := newEasy(t)
+	must(t, (&Sockets{Rewrite: rw, Guard: loopbackGuard(), Trace: trace}).Install(e))
+	must(t, e.Setopt(OPT_URL, "http://"+from+"/rewritten"))
+	must(t, eng.Do(context.Background(), e))
+	if body.String() != "hello tcp4 /rewritten" {
+		t.Fatalf("body %q: the rewrite did not take the transfer to the server", body.String())
+	}
+	// Denied: a guard without loopback refuses the same destination.
+	d, _ := newEasy(t)
+	must(t, (&Sockets{Guard: sock.NewGuard(), Trace: trace}).Install(d))
+	must(t, d.Setopt(OPT_URL, srv.url("/denied")))
+	if err := eng.Do(context.Background(), d); !errors.Is(err, sock.ErrProhibitedIP) {
+		t.Fatalf("Do to a denied destination = %v, want ErrProhibitedIP", err)
+	}
+	e.Cleanup()
+	d.Cleanup()
+	must(t, eng.Close())
+	if st := trace.Stats(); st.Opened != 1 || st.Closed != 1 || st.Refused != 1 {
+		t.Errorf("trace: %+v, want one socket opened and closed, one refusal", st)
+	}
 }
