@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // gateServer answers /gate/... once release is closed, others at once.
@@ -275,4 +277,33 @@ func TestEngineHostileReentry(t *testing.T) {
 	e.Cleanup()
 	inner.Cleanup()
 	must(t, eng.Close())
+}
+
+// TestEngineHostileCloseAtClose: a close callback that panics while the
+// engine closes its cache: Close returns, and the panic is raised by the
+// next call on the handle that set the callback, which works after it.
+func TestEngineHostileCloseAtClose(t *testing.T) {
+	noLeaks(t)
+	srv := hostileServer(t)
+	eng := NewEngine(WithShards(1))
+	e, _ := hostileEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	panicking := true
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
+		if panicking {
+			panic("close at Close")
+		}
+		return unix.Close(fd)
+	}))
+	must(t, eng.Do(context.Background(), e))
+	must(t, eng.Close())
+	v, panicked := capturedPanic(func() { e.Perform() })
+	if !panicked || v != "close at Close" {
+		t.Fatalf("the next call after Close: panicked=%v value=%v", panicked, v)
+	}
+	panicking = false
+	if err := e.Perform(); err != nil {
+		t.Fatalf("Perform after the panic was raised: %v", err)
+	}
+	e.Cleanup()
 }

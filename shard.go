@@ -311,6 +311,15 @@ func (s *shard) shutdown() {
 func (s *shard) free() {
 	s.file.Close()
 	C.curlsock_shard_free(s.c, C.uintptr_t(s.frame.id))
+	// A close callback that panicked: its panic waits for the next call on
+	// the handle that set it, which is in no transfer here.
+	s.frame.mu.Lock()
+	poisoned := s.frame.poisoned
+	s.frame.poisoned = nil
+	s.frame.mu.Unlock()
+	for _, h := range poisoned {
+		h.unpoison()
+	}
 	forgetFrame(s.frame)
 }
 
