@@ -74,9 +74,10 @@ demo: deps
 # the end-to-end benchmark (bench/, BENCHMARKS.md): fresh-connection GETs
 # against a local nginx, curlsock's Go socket callbacks against C ones,
 # go-curl and pycurl. Installs nginx-light and python3-pycurl when missing,
-# prints one markdown table and writes it to bench/results.md. Not part of
-# `make test`. Flags: make bench BENCHFLAGS="-rounds 11 -n 500"; against
-# libcurl 8.x (as test-curl8 does): make bench BENCH_CURL8=1.
+# prints one markdown table and writes it to bench/results.md; then the
+# engine benchmark (bench-engine, below). Not part of `make test`. Flags:
+# make bench BENCHFLAGS="-rounds 11 -n 500"; against libcurl 8.x (as
+# test-curl8 does): make bench BENCH_CURL8=1.
 MICRO_COUNT ?= 5
 MICRO_TIME ?= 0.5s
 .PHONY: bench
@@ -98,6 +99,30 @@ bench: deps
 	$(GO) test -run '^$$' -bench Dispatch -benchmem -count $(MICRO_COUNT) -benchtime $(MICRO_TIME) . > $$micro; \
 	echo "$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)"; \
 	$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)
+	@$(MAKE) --no-print-directory bench-engine
+
+# The engine benchmark (bench/engine/, BENCHMARKS.md "Engine"): 10,000
+# transfers at once (threads, memory per transfer), throughput against nginx
+# (keep-alive and fresh connections), cancellation, allocations per
+# readiness event; curlsock's Engine against a C driver of libcurl's multi
+# socket API and net/http. About 2 minutes; writes bench/engine-results.md
+# (bench/engine-results-curl8.md with BENCH_CURL8=1). Flags: make
+# bench-engine ENGINEFLAGS="-quick" (under a minute), ENGINEFLAGS="-goals 2
+# -rounds 3"; go run ./bench/engine -h lists them.
+ENGINEFLAGS ?=
+.PHONY: bench-engine
+bench-engine: deps
+	@{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || { \
+		echo "installing nginx-light" >&2; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+	@set -e; out="-out bench/engine-results.md"; \
+	if [ -n "$(BENCH_CURL8)" ]; then \
+		E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; out="-out bench/engine-results-curl8.md"; \
+	fi; \
+	echo "$(GO) run ./bench/engine $$out $(ENGINEFLAGS)"; \
+	$(GO) run ./bench/engine $$out $(ENGINEFLAGS)
 
 # The long stress run (stress_test.go): CURLSOCK_STRESS goroutines × transfers
 # against loopback servers — successes, refusals, connect timeouts, sockopt
