@@ -149,7 +149,9 @@ func (h *handleReg) ownShard() (*shard, error) {
 		return nil, ErrHandleClosed
 	}
 	if h.own == nil {
-		s, err := newShard(kindShard)
+		// As many idle connections as a lone handle's own cache keeps
+		// (CURLOPT_MAXCONNECTS' default).
+		s, err := newShard(kindShard, 5)
 		if err != nil {
 			return nil, err
 		}

@@ -49,8 +49,9 @@ import (
 // An Engine is safe for concurrent use. Close it when done: its cached
 // connections are closed then.
 type Engine struct {
-	shards    []engineShard
-	seed      maphash.Seed
+	shards      []engineShard
+	maxConnects int
+	seed        maphash.Seed
 	isDefault bool // curl.Do's
 	closed    atomic.Bool
 	wg        sync.WaitGroup
@@ -66,7 +67,8 @@ type engineShard struct {
 type EngineOption func(*engineConfig)
 
 type engineConfig struct {
-	shards int
+	shards      int
+	maxConnects int
 }
 
 // WithShards sets how many libcurl multis the engine runs, each on its own
@@ -75,6 +77,12 @@ type engineConfig struct {
 // within a shard.
 func WithShards(n int) EngineOption {
 	return func(c *engineConfig) { c.shards = n }
+}
+
+// WithMaxConnects sets how many idle connections each shard's cache keeps
+// (CURLMOPT_MAXCONNECTS); n < 1 means the default, 256.
+func WithMaxConnects(n int) EngineOption {
+	return func(c *engineConfig) { c.maxConnects = n }
 }
 
 // NewEngine returns an engine. Its shards start on first use.
@@ -86,7 +94,10 @@ func NewEngine(opts ...EngineOption) *Engine {
 	if cfg.shards < 1 {
 		cfg.shards = runtime.GOMAXPROCS(0)
 	}
-	return &Engine{shards: make([]engineShard, cfg.shards), seed: maphash.MakeSeed()}
+	if cfg.maxConnects < 1 {
+		cfg.maxConnects = 256
+	}
+	return &Engine{shards: make([]engineShard, cfg.shards), maxConnects: cfg.maxConnects, seed: maphash.MakeSeed()}
 }
 
 // Do runs the transfer e is set up for and returns when it ended and e is
@@ -152,9 +163,13 @@ func (eng *Engine) shardFor(e *CURL) (*shard, error) {
 	i := 0
 	if len(eng.shards) > 1 {
 		e.reg.mu.Lock()
-		origin := urlOrigin(e.reg.opts.url)
+		scheme, host := urlOrigin(e.reg.opts.url)
 		e.reg.mu.Unlock()
-		i = int(maphash.String(eng.seed, origin) % uint64(len(eng.shards)))
+		var h maphash.Hash
+		h.SetSeed(eng.seed)
+		writeLower(&h, scheme)
+		writeLower(&h, host)
+		i = int(h.Sum64() % uint64(len(eng.shards)))
 	}
 	es := &eng.shards[i]
 	es.mu.Lock()
@@ -169,7 +184,7 @@ func (eng *Engine) shardFor(e *CURL) (*shard, error) {
 	if eng.isDefault {
 		kind = kindDefaultShard
 	}
-	s, err := newShard(kind)
+	s, err := newShard(kind, eng.maxConnects)
 	if err != nil {
 		return nil, err
 	}
@@ -183,9 +198,12 @@ func (eng *Engine) shardFor(e *CURL) (*shard, error) {
 // goroutine (runtime.Goexit), the shard is abandoned and a new one takes
 // its place.
 func (eng *Engine) serve(es *engineShard, s *shard) {
-	if lockShardThread {
-		runtime.LockOSThread()
-	}
+	// The shard keeps its thread. Measured (BENCHMARKS.md): the goroutine
+	// moving between threads cost a tenth to a fifth of the throughput. And
+	// a runtime.Goexit in a callback abandons libcurl's C frames on this
+	// thread, which then ends with the goroutine (under AddressSanitizer
+	// their poisoned redzones would fault the next C call on that stack).
+	runtime.LockOSThread()
 	returned := false
 	defer func() {
 		if returned {
@@ -243,21 +261,33 @@ func (eng *Engine) owns(f *frame) bool {
 	return false
 }
 
-// urlOrigin returns scheme://host:port of a URL as written (http when it
-// names no scheme, as libcurl guesses for most): enough to send one origin
-// to one shard.
-func urlOrigin(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
+// urlOrigin returns the scheme and host:port of a URL as written (http
+// when it names no scheme, as libcurl guesses for most), in the URL's own
+// case: enough to send one origin to one shard.
+func urlOrigin(u string) (scheme, host string) {
+	scheme, host, ok := strings.Cut(u, "://")
 	if !ok {
-		scheme, rest = "http", u
+		scheme, host = "http", u
 	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
 	}
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		rest = rest[i+1:]
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
 	}
-	return strings.ToLower(scheme) + "://" + strings.ToLower(rest)
+	return scheme, host
+}
+
+// writeLower hashes s in ASCII lower case, without a lower-cased copy.
+func writeLower(h *maphash.Hash, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h.WriteByte(c)
+	}
+	h.WriteByte('/')
 }
 
 var defaultEngine struct {
@@ -282,7 +312,7 @@ func Do(ctx context.Context, e *CURL) error {
 func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	h := e.reg
 	h.mu.Lock()
-	origin := urlOrigin(h.opts.url)
+	scheme, _ := urlOrigin(h.opts.url)
 	switch {
 	case h.cleaned:
 		h.mu.Unlock()
@@ -315,7 +345,7 @@ func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	// one connection instead of opening more. Only for https, where ALPN
 	// tells within the handshake: on cleartext http libcurl would hold every
 	// new transfer until an in-flight HTTP/1.1 response arrived.
-	if strings.HasPrefix(origin, "https://") {
+	if strings.EqualFold(scheme, "https") {
 		C.curlsock_setopt_long(p, C.CURLOPT_PIPEWAIT, 1)
 	}
 	return t, nil

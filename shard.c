@@ -9,14 +9,17 @@
 #include "shard.h"
 
 // CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in the epoll set. It
-// runs inside libcurl, so it calls nothing of libcurl's. libcurl 7.88 may
-// report REMOVE late, for a socket it already closed (its Happy Eyeballs
-// losers are closed with a bare close()): ENOENT and EBADF are expected, and
-// an add falls back to a modify and back (isahc's selector does the same).
+// runs inside libcurl, so it calls nothing of libcurl's but
+// curl_multi_assign, which its docs allow here: a socket libcurl reports for
+// the first time has no socketp yet and is added, later reports modify it
+// (libcurl forgets socketp on REMOVE). libcurl 7.88 may report REMOVE late,
+// for a socket it already closed (its Happy Eyeballs losers are closed with
+// a bare close()), and libcurl <= 7.81 may pass a NULL socketp for a socket
+// it reported before: so an add falls back to a modify and back, and a
+// failed delete is ignored (isahc's selector does the same).
 static int shard_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
 	curlsock_shard *s = userp;
 	(void)e;
-	(void)socketp;
 	if (what == CURL_POLL_REMOVE) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
 		return 0;
@@ -28,8 +31,13 @@ static int shard_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *
 		ev.events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		ev.events |= EPOLLOUT;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+	if (socketp == NULL) {
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+			epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+		curl_multi_assign(s->multi, fd, s);
+	} else if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
 	return 0;
 }
 
@@ -63,17 +71,27 @@ static void shard_arm(curlsock_shard *s, long ms) {
 
 // shard_timers acts on the timer libcurl set during the last call: a 0
 // timeout ("as soon as possible") is run at once, a few times at most, so
-// that a started transfer connects within the round that added it; others
-// arm the timerfd, -1 disarms it.
+// that a started transfer connects within the round that added it. Any
+// other is left for shard_arm_timer, once per round: libcurl may move its
+// timer after every socket it acts on.
 static void shard_timers(curlsock_shard *s) {
 	int running;
 	for (int i = 0; s->timer_set; i++) {
 		s->timer_set = 0;
 		if (s->timeout != 0 || i == 8) {
-			shard_arm(s, s->timeout);
+			s->arm_pending = 1;
 			return;
 		}
 		shard_note(s, curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running));
+	}
+}
+
+// shard_arm_timer arms the timerfd for libcurl's last timeout, if it
+// changed since the last arming; -1 disarms it.
+static void shard_arm_timer(curlsock_shard *s) {
+	if (s->arm_pending) {
+		s->arm_pending = 0;
+		shard_arm(s, s->timeout);
 	}
 }
 
@@ -102,7 +120,7 @@ static void shard_collect(curlsock_shard *s) {
 	r->more = r->ndone == CURLSOCK_ROUND_MAX && left > 0;
 }
 
-curlsock_shard *curlsock_shard_new(void) {
+curlsock_shard *curlsock_shard_new(long maxconnects) {
 	curlsock_shard *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
@@ -125,7 +143,8 @@ curlsock_shard *curlsock_shard_new(void) {
 	ok = ok && curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, shard_socket) == CURLM_OK &&
 	     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s) == CURLM_OK &&
 	     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, shard_timer) == CURLM_OK &&
-	     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s) == CURLM_OK;
+	     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s) == CURLM_OK &&
+	     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxconnects) == CURLM_OK;
 	if (!ok) {
 		if (s->multi != NULL)
 			curl_multi_cleanup(s->multi);
@@ -169,6 +188,7 @@ void curlsock_shard_round(curlsock_shard *s, uintptr_t frame) {
 	}
 	r->events = n > 0 ? n : 0;
 	shard_collect(s);
+	shard_arm_timer(s);
 	curlsock_frame_leave(saved);
 }
 
@@ -178,6 +198,7 @@ CURLMcode curlsock_shard_add(curlsock_shard *s, CURL *e, uintptr_t frame) {
 	// libcurl asked for a 0 timeout: the transfer starts now.
 	if (rc == CURLM_OK)
 		shard_timers(s);
+	shard_arm_timer(s);
 	curlsock_frame_leave(saved);
 	return rc;
 }
@@ -186,6 +207,7 @@ CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
 	curlsock_frame_state saved = curlsock_frame_enter(frame);
 	CURLMcode rc = curl_multi_remove_handle(s->multi, e);
 	shard_timers(s);
+	shard_arm_timer(s);
 	curlsock_frame_leave(saved);
 	return rc;
 }

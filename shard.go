@@ -89,8 +89,11 @@ type command struct {
 	err  error // why a cancel ends the transfer
 }
 
-func newShard(kind regKind) (*shard, error) {
-	c, err := C.curlsock_shard_new()
+// newShard makes a shard whose connection cache keeps up to maxConnects
+// idle connections (CURLMOPT_MAXCONNECTS: libcurl's default follows the
+// number of handles in the multi, which is 0 between Do calls).
+func newShard(kind regKind, maxConnects int) (*shard, error) {
+	c, err := C.curlsock_shard_new(C.long(maxConnects))
 	if c == nil {
 		return nil, fmt.Errorf("curlsock: cannot create an engine shard: %w", err)
 	}

@@ -30,12 +30,13 @@ typedef struct curlsock_shard {
 	int epfd;  // libcurl's sockets, the timer and the command eventfd
 	int tfd;   // timerfd for libcurl's timer
 	int efd;   // eventfd: commands from other goroutines
-	long timeout;  // set by the timer callback
-	int timer_set;
+	long timeout;    // set by the timer callback
+	int timer_set;   // the timer callback ran since shard_timers looked
+	int arm_pending; // timeout is to be armed on the timerfd
 	curlsock_round round;
 } curlsock_shard;
 
-curlsock_shard *curlsock_shard_new(void);
+curlsock_shard *curlsock_shard_new(long maxconnects);
 void curlsock_shard_round(curlsock_shard *s, uintptr_t frame);
 CURLMcode curlsock_shard_add(curlsock_shard *s, CURL *e, uintptr_t frame);
 CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame);
