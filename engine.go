@@ -52,9 +52,9 @@ type Engine struct {
 	shards      []engineShard
 	maxConnects int
 	seed        maphash.Seed
-	isDefault bool // curl.Do's
-	closed    atomic.Bool
-	wg        sync.WaitGroup
+	isDefault   bool // curl.Do's
+	closed      atomic.Bool
+	wg          sync.WaitGroup
 }
 
 // engineShard starts its shard on first use.
