@@ -128,7 +128,7 @@ func TestEngineConcurrent(t *testing.T) {
 	noLeaks(t)
 	srv := newServer(t, "tcp4")
 	eng := NewEngine(WithShards(3))
-	const n = 1000
+	const n = 2000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -598,6 +598,15 @@ func TestEngineHTTP2(t *testing.T) {
 	if !panicked || v != "stream boom" {
 		t.Fatalf("Do with a panicking write callback: panicked=%v value=%v", panicked, v)
 	}
+	// A canceled stream is reset; the connection stays for the others.
+	ce, _ := newEasy(t)
+	must(t, ce.Setopt(OPT_URL, hs.URL+"/gate"))
+	must(t, ce.Setopt(OPT_CAINFO, ca))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := eng.Do(ctx, ce); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a canceled HTTP/2 stream: %v, want context.DeadlineExceeded", err)
+	}
 	close(gate)
 	for i, j := range gated {
 		if err := <-j.errc; err != nil || j.body.String() != "HTTP/2.0 /gate" {
@@ -646,4 +655,79 @@ func TestEngineSockets(t *testing.T) {
 	if st := trace.Stats(); st.Opened != 1 || st.Closed != 1 || st.Refused != 1 {
 		t.Errorf("trace: %+v, want one socket opened and closed, one refusal", st)
 	}
+}
+
+// TestEngineCleartextConcurrent: on cleartext http, a transfer to an origin
+// whose only connection is busy with an unanswered HTTP/1.1 request opens a
+// connection of its own. With OPT_PIPEWAIT, which the engine sets only for
+// https, libcurl 7.88 holds it until that response comes, to learn whether
+// the connection can multiplex (this test then times out; 8.14.1 does not
+// wait here).
+func TestEngineCleartextConcurrent(t *testing.T) {
+	noLeaks(t)
+	gate := make(chan struct{})
+	srv := newServerHandler(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/gate" {
+			<-gate
+		}
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	defer close(gate)
+	eng := newEngine(t, WithShards(1))
+	slow, _ := newEasy(t)
+	must(t, slow.Setopt(OPT_URL, srv.url("/gate")))
+	slowErr := make(chan error, 1)
+	go func() { slowErr <- eng.Do(context.Background(), slow) }()
+	waitUntil(t, "the gated request", func() bool { return srv.Hits() > 0 })
+	e, body := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/quick")))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := eng.Do(ctx, e); err != nil || body.String() != "/quick" {
+		t.Fatalf("a transfer beside an unanswered one to the same origin: %v, body %q", err, body.String())
+	}
+	gate <- struct{}{}
+	if err := <-slowErr; err != nil {
+		t.Fatalf("the gated transfer: %v", err)
+	}
+}
+
+// TestEngineResetMidBody: a server that resets the connection in the middle
+// of the body fails the transfer with libcurl's receive error; nothing
+// leaks, and the handle works again.
+func TestEngineResetMidBody(t *testing.T) {
+	doBoth(t, func(t *testing.T, mk func(*testing.T) runner) {
+		noLeaks(t)
+		run := mk(t)
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		must(t, err)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			http.ReadRequest(bufio.NewReader(c))
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial")
+			time.Sleep(20 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0) // close with RST
+			c.Close()
+		}()
+		e, body := newEasy(t)
+		must(t, e.Setopt(OPT_URL, "http://"+ln.Addr().String()+"/"))
+		err = run(context.Background(), e)
+		if !errors.Is(err, CurlError(E_RECV_ERROR)) && !errors.Is(err, CurlError(E_PARTIAL_FILE)) {
+			t.Fatalf("reset mid-body: %v, want a receive error", err)
+		}
+		if body.String() != "partial" {
+			t.Errorf("body %q", body.String())
+		}
+		srv := newServer(t, "tcp4")
+		must(t, e.Setopt(OPT_URL, srv.url("/again")))
+		body.Reset()
+		if err := run(context.Background(), e); err != nil || body.String() != "hello tcp4 /again" {
+			t.Fatalf("the handle after the reset: %v, body %q", err, body.String())
+		}
+		e.Cleanup()
+	})
 }
