@@ -209,10 +209,10 @@ func (e *CURL) Cleanup() {
 	switch {
 	case done:
 		return
-	case t != nil && f == t.shard.frame:
+	case t != nil && shardFrameOfThread() == t.shard.frame.id:
 		// From a callback on the goroutine driving the transfer: its other
 		// callbacks stop now, and the shard ends it after this round.
-		f.poisonTransfer(h)
+		t.shard.frame.poisonTransfer(h)
 		return
 	case t != nil:
 		// If the shard stopped meanwhile, it ends the transfer itself.

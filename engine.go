@@ -4,6 +4,7 @@ package curl
 
 /*
 #include "callbacks.h"
+#include "shard.h"
 */
 import "C"
 
@@ -131,7 +132,7 @@ func (eng *Engine) Do(ctx context.Context, e *CURL) error {
 		if s, err = eng.shardFor(e); err != nil {
 			return err
 		}
-		if currentFrame() == s.frame {
+		if shardFrameOfThread() == s.frame.id {
 			// The shard's goroutine would wait for itself.
 			return ErrEngineReentry
 		}
@@ -204,23 +205,33 @@ func (eng *Engine) serve(es *engineShard, s *shard) {
 	// thread, which then ends with the goroutine (under AddressSanitizer
 	// their poisoned redzones would fault the next C call on that stack).
 	runtime.LockOSThread()
-	returned := false
+	defer eng.wg.Done()
+	const (
+		running = iota
+		freeing
+		done
+	)
+	phase := running
 	defer func() {
-		if returned {
-			return
+		switch phase {
+		case running:
+			es.mu.Lock()
+			if es.s == s {
+				es.s = nil // the next Do starts a new shard
+			}
+			es.mu.Unlock()
+			s.abandon()
+		case freeing:
+			// A close callback ended the goroutine inside
+			// curl_multi_cleanup: what is left of the multi leaks.
+			C.curlsock_shard_thread_reset()
+			s.forget()
 		}
-		es.mu.Lock()
-		if es.s == s {
-			es.s = nil // the next Do starts a new shard
-		}
-		es.mu.Unlock()
-		s.abandon()
-		eng.wg.Done()
 	}()
 	s.run(func() bool { return false })
-	returned = true
+	phase = freeing
 	s.free()
-	eng.wg.Done()
+	phase = done
 }
 
 // Close ends the transfers in flight (their Do returns ErrEngineClosed),
@@ -229,7 +240,7 @@ func (eng *Engine) serve(es *engineShard, s *shard) {
 // a callback running on one of the engine's shards it returns
 // ErrEngineReentry.
 func (eng *Engine) Close() error {
-	if f := currentFrame(); f != nil && eng.owns(f) {
+	if id := shardFrameOfThread(); id != 0 && eng.owns(id) {
 		return ErrEngineReentry
 	}
 	if eng.closed.Swap(true) {
@@ -247,14 +258,14 @@ func (eng *Engine) Close() error {
 	return nil
 }
 
-// owns reports whether f is the frame of one of eng's shards.
-func (eng *Engine) owns(f *frame) bool {
+// owns reports whether id is the frame of one of eng's shards.
+func (eng *Engine) owns(id uintptr) bool {
 	for i := range eng.shards {
 		es := &eng.shards[i]
 		es.mu.Lock()
 		s := es.s
 		es.mu.Unlock()
-		if s != nil && s.frame == f {
+		if s != nil && s.frame.id == id {
 			return true
 		}
 	}
@@ -382,6 +393,10 @@ func (e *CURL) endTransferOf(t *transfer) error {
 	return err
 }
 
+// shardFrameOfThread returns the frame id of the shard this thread is
+// driving, even from inside a nested call driving another handle; 0 if none.
+func shardFrameOfThread() uintptr { return uintptr(C.curlsock_shard_current()) }
+
 // busy reports ErrHandleBusy when e is in a transfer of an engine or of
 // PerformContext and the caller is not one of that transfer's callbacks,
 // which run on the goroutine driving it.
@@ -389,7 +404,7 @@ func (h *handleReg) busy() error {
 	h.mu.Lock()
 	t := h.active
 	h.mu.Unlock()
-	if t == nil || currentFrame() == t.shard.frame {
+	if t == nil || shardFrameOfThread() == t.shard.frame.id {
 		return nil
 	}
 	return ErrHandleBusy

@@ -194,8 +194,88 @@ func TestEngineHostileGoexit(t *testing.T) {
 	}
 }
 
+// TestEngineHostileGoexitSpecial: runtime.Goexit where the shard's goroutine
+// is not in a round: in a close callback run by Close (Close returns), and
+// while starting one of several queued transfers (the ones queued after it
+// end with ErrTransferLost instead of waiting forever).
+func TestEngineHostileGoexitSpecial(t *testing.T) {
+	for _, scenario := range []string{"at-close", "in-batch"} {
+		t.Run(scenario, func(t *testing.T) {
+			t.Parallel()
+			out, rep, code := runHostileChild(t, "enginegoexit/"+scenario, "ASAN_OPTIONS=detect_leaks=0")
+			if code != 0 || rep["done"] != "true" {
+				t.Fatalf("Goexit %s: %s", scenario, hostileChildFailure(out, code))
+			}
+			t.Logf("libcurl %s: %v", rep["libcurl"], rep)
+		})
+	}
+}
+
+// hostileChildEngineGoexitSpecial is the child of TestEngineHostileGoexitSpecial.
+func hostileChildEngineGoexitSpecial(t *testing.T, scenario string) {
+	srv, arrived, release := gateServer(t)
+	eng := NewEngine(WithShards(1))
+	switch scenario {
+	case "at-close":
+		e, _ := hostileEasy(t)
+		must(t, e.Setopt(OPT_URL, srv.url("/")))
+		must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(any, int) error { runtime.Goexit(); return nil }))
+		must(t, eng.Do(context.Background(), e))
+		var err error
+		if !returnsWithin(t, 20*time.Second, "Close", func() { err = eng.Close() }) {
+			t.Error("Close did not return")
+		}
+		hostileReport("close", err)
+	case "in-batch":
+		// A blocks the shard in its write callback while B and C queue; B's
+		// open callback ends the goroutine while C waits in the same batch.
+		a, _ := hostileEasy(t)
+		must(t, a.Setopt(OPT_URL, srv.url("/gate/a")))
+		block := make(chan struct{})
+		must(t, a.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool { <-block; return true }))
+		aErr := make(chan error, 1)
+		go func() { aErr <- eng.Do(context.Background(), a) }()
+		<-arrived
+		release()
+		time.Sleep(100 * time.Millisecond) // A is in its write callback
+		b, _ := hostileEasy(t)
+		must(t, b.Setopt(OPT_URL, srv.url("/")))
+		must(t, b.Setopt(OPT_FRESH_CONNECT, 1)) // not A's connection, which is free by then
+		must(t, b.Setopt(OPT_OPENSOCKETFUNCTION, func(any, SockType, *Sockaddr) (int, error) { runtime.Goexit(); return 0, nil }))
+		c, _ := hostileEasy(t)
+		must(t, c.Setopt(OPT_URL, srv.url("/c")))
+		bErr, cErr := make(chan error, 1), make(chan error, 1)
+		go func() { bErr <- eng.Do(context.Background(), b) }()
+		time.Sleep(50 * time.Millisecond)
+		go func() { cErr <- eng.Do(context.Background(), c) }()
+		time.Sleep(50 * time.Millisecond)
+		close(block)
+		for name, ch := range map[string]chan error{"a": aErr, "b": bErr, "c": cErr} {
+			select {
+			case err := <-ch:
+				hostileReport(name, err)
+				if name != "a" && !errors.Is(err, ErrTransferLost) {
+					t.Errorf("the Do of %s = %v, want ErrTransferLost", name, err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("the Do of %s never returned", name)
+			}
+		}
+		returnsWithin(t, 20*time.Second, "Close", func() { eng.Close() })
+	}
+	hostileReport("done", !t.Failed())
+	if t.Failed() {
+		syscall.Exit(1)
+	}
+	syscall.Exit(0)
+}
+
 // hostileChildEngineGoexit is the child of TestEngineHostileGoexit.
 func hostileChildEngineGoexit(t *testing.T, scenario string) {
+	if scenario == "at-close" || scenario == "in-batch" {
+		hostileChildEngineGoexitSpecial(t, scenario)
+		return
+	}
 	via, kind, _ := strings.Cut(scenario, "-")
 	srv := hostileServer(t)
 	eng := NewEngine(WithShards(1))
@@ -306,4 +386,60 @@ func TestEngineHostileCloseAtClose(t *testing.T) {
 		t.Fatalf("Perform after the panic was raised: %v", err)
 	}
 	e.Cleanup()
+}
+
+// TestEngineHostileNestedReentry: Do from a callback of a Perform run inside
+// an engine callback is still on the shard's goroutine: ErrEngineReentry,
+// not a deadlock.
+func TestEngineHostileNestedReentry(t *testing.T) {
+	noLeaks(t)
+	srv := hostileServer(t)
+	eng := newEngine(t, WithShards(1))
+	outer, _ := hostileEasy(t)
+	nested, _ := hostileEasy(t)
+	third, _ := hostileEasy(t)
+	for _, e := range []*CURL{outer, nested, third} {
+		must(t, e.Setopt(OPT_URL, srv.url("/")))
+	}
+	var doErr error
+	var once sync.Once
+	must(t, nested.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool {
+		doErr = eng.Do(context.Background(), third)
+		return true
+	}))
+	must(t, outer.Setopt(OPT_WRITEFUNCTION, func([]byte, any) bool {
+		once.Do(func() { must(t, nested.Perform()) })
+		return true
+	}))
+	if err := eng.Do(context.Background(), outer); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if !errors.Is(doErr, ErrEngineReentry) {
+		t.Fatalf("Do from a nested Perform's callback on the shard = %v, want ErrEngineReentry", doErr)
+	}
+	for _, e := range []*CURL{outer, nested, third} {
+		e.Cleanup()
+	}
+	must(t, eng.Close())
+}
+
+// TestEngineHostileCleanupAtClose: a close callback run by Close that cleans
+// up another handle: that handle is freed too.
+func TestEngineHostileCleanupAtClose(t *testing.T) {
+	noLeaks(t)
+	srv := hostileServer(t)
+	eng := NewEngine(WithShards(1))
+	victim, _ := hostileEasy(t)
+	e, _ := hostileEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	must(t, e.Setopt(OPT_CLOSESOCKETFUNCTION, func(_ any, fd int) error {
+		victim.Cleanup()
+		return unix.Close(fd)
+	}))
+	must(t, eng.Do(context.Background(), e))
+	e.Cleanup()
+	must(t, eng.Close())
+	if r := Registrations(); r.Handles != 0 {
+		t.Fatalf("after Close: %+v, want the handle cleaned up by the close callback freed", r)
+	}
 }

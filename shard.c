@@ -17,6 +17,22 @@
 // a bare close()), and libcurl <= 7.81 may pass a NULL socketp for a socket
 // it reported before: so an add falls back to a modify and back, and a
 // failed delete is ignored (isahc's selector does the same).
+// The frame of the shard this thread is driving, 0 if none: unlike the
+// thread's frame, it stays set while a callback drives another handle
+// (a nested Perform), so that a Do from there to this shard is refused.
+static __thread uintptr_t shard_current;
+
+uintptr_t curlsock_shard_current(void) {
+	return shard_current;
+}
+
+// After a runtime.Goexit abandoned a call into libcurl on this thread.
+void curlsock_shard_thread_reset(void) {
+	curlsock_frame_state none = {0, 0};
+	curlsock_frame_leave(none);
+	shard_current = 0;
+}
+
 static int shard_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
 	curlsock_shard *s = userp;
 	(void)e;
@@ -164,6 +180,8 @@ void curlsock_shard_round(curlsock_shard *s, uintptr_t frame) {
 	r->mrc = CURLM_OK;
 	struct epoll_event evs[CURLSOCK_ROUND_MAX];
 	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
 	int n = epoll_wait(s->epfd, evs, CURLSOCK_ROUND_MAX, 0);
 	for (int i = 0; i < n; i++) {
 		int fd = evs[i].data.fd;
@@ -188,26 +206,35 @@ void curlsock_shard_round(curlsock_shard *s, uintptr_t frame) {
 	}
 	r->events = n > 0 ? n : 0;
 	shard_collect(s);
+	// Removals may have moved libcurl's timer (PIPEWAIT-pending transfers).
+	shard_timers(s);
 	shard_arm_timer(s);
+	shard_current = saved_shard;
 	curlsock_frame_leave(saved);
 }
 
 CURLMcode curlsock_shard_add(curlsock_shard *s, CURL *e, uintptr_t frame) {
 	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
 	CURLMcode rc = curl_multi_add_handle(s->multi, e);
 	// libcurl asked for a 0 timeout: the transfer starts now.
 	if (rc == CURLM_OK)
 		shard_timers(s);
 	shard_arm_timer(s);
+	shard_current = saved_shard;
 	curlsock_frame_leave(saved);
 	return rc;
 }
 
 CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
 	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
 	CURLMcode rc = curl_multi_remove_handle(s->multi, e);
 	shard_timers(s);
 	shard_arm_timer(s);
+	shard_current = saved_shard;
 	curlsock_frame_leave(saved);
 	return rc;
 }
@@ -216,7 +243,10 @@ CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
 // through their close-socket callbacks) and the shard's descriptors.
 CURLMcode curlsock_shard_free(curlsock_shard *s, uintptr_t frame) {
 	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
 	CURLMcode rc = curl_multi_cleanup(s->multi);
+	shard_current = saved_shard;
 	curlsock_frame_leave(saved);
 	if (rc != CURLM_OK)
 		return rc;

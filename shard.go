@@ -40,6 +40,8 @@ type shard struct {
 
 	// Touched only by the goroutine that drives the shard.
 	transfers map[uintptr]*transfer // by CURL *
+	batch     []command             // the commands being run: batch[next:] are not yet
+	next      int
 	spare     []command
 	closing   bool
 
@@ -133,22 +135,31 @@ func (s *shard) poll() error {
 // submit hands a command to the goroutine driving the shard.
 func (s *shard) submit(c command) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.stopped {
-		lost := s.lost
-		s.mu.Unlock()
-		if lost {
+		if s.lost {
 			return errShardLost
 		}
 		return ErrEngineClosed
 	}
 	s.queue = append(s.queue, c)
-	s.mu.Unlock()
 	// One write wakes the shard for every command queued before it drains
-	// the queue (commands clears the flag first).
+	// the queue (commands clears the flag first). Under s.mu: once stopped,
+	// the shard's C side may be freed (stop).
 	if !s.wakeSent.Swap(true) {
 		C.curlsock_shard_wake(s.c)
 	}
 	return nil
+}
+
+// stop makes the shard take no more commands and returns those queued.
+func (s *shard) stop(lost bool) []command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped, s.lost = true, lost
+	q := s.queue
+	s.queue = nil
+	return q
 }
 
 // run drives the shard until until reports true or the shard closes. f
@@ -203,10 +214,14 @@ func (s *shard) round() bool {
 func (s *shard) commands() {
 	s.wakeSent.Store(false)
 	s.mu.Lock()
-	q := s.queue
+	s.batch, s.next = s.queue, 0
 	s.queue = s.spare[:0]
 	s.mu.Unlock()
-	for _, c := range q {
+	// s.batch and s.next, not locals: if a callback ends this goroutine
+	// (runtime.Goexit) during a start, abandon ends the commands not run.
+	for s.next < len(s.batch) {
+		c := s.batch[s.next]
+		s.next++
 		switch c.kind {
 		case cmdAdd:
 			s.start(c.t)
@@ -216,8 +231,8 @@ func (s *shard) commands() {
 			s.closing = true
 		}
 	}
-	clear(q)
-	s.spare = q[:0]
+	clear(s.batch)
+	s.spare, s.batch = s.batch[:0], nil
 }
 
 // start adds a transfer to the multi; libcurl starts it before this returns.
@@ -228,6 +243,10 @@ func (s *shard) start(t *transfer) {
 		return
 	case t.ctx.Err() != nil:
 		s.end(t, canceled(t.ctx))
+		return
+	case t.e.reg.isCleaned():
+		// Cleanup's cancel came before this add.
+		s.end(t, ErrHandleClosed)
 		return
 	}
 	p := t.e.reg.ptr
@@ -281,27 +300,28 @@ func (s *shard) afterCallbacks() bool {
 			h.unpoison()
 		}
 	}
-	// Handles cleaned up from callbacks while in no transfer (Cleanup leaves
-	// those in one to the goroutine waiting for it).
+	cleanupDeferred(deferred)
+	return len(deferred) > 0 || len(poisoned) > 0
+}
+
+// cleanupDeferred frees handles cleaned up from callbacks of a shard while
+// in no transfer (Cleanup leaves those in one to the goroutine waiting for
+// it). No curlsock call waits to raise a panic of theirs: it is reported
+// on stderr, as one whose handle no longer exists.
+func cleanupDeferred(deferred []*CURL) {
 	for _, e := range deferred {
 		if e.cleanup() {
 			if p, v := e.reg.takePanic(); p {
-				f.keepPanic(v)
+				recordPanic(0, nil, v)
 			}
 		}
 	}
-	return len(deferred) > 0 || len(poisoned) > 0
 }
 
 // shutdown ends every transfer and takes no more commands.
 func (s *shard) shutdown() {
 	s.endAll(ErrEngineClosed)
-	s.mu.Lock()
-	s.stopped = true
-	q := s.queue
-	s.queue = nil
-	s.mu.Unlock()
-	for _, c := range q {
+	for _, c := range s.stop(false) {
 		if c.kind == cmdAdd {
 			s.end(c.t, ErrEngineClosed)
 		}
@@ -312,18 +332,27 @@ func (s *shard) shutdown() {
 // close-socket callbacks they were made with, and the shard's descriptors.
 // Only the goroutine that drove the shard calls it, once run returned.
 func (s *shard) free() {
+	s.stop(false)
 	s.file.Close()
 	C.curlsock_shard_free(s.c, C.uintptr_t(s.frame.id))
-	// A close callback that panicked: its panic waits for the next call on
-	// the handle that set it, which is in no transfer here.
-	s.frame.mu.Lock()
-	poisoned := s.frame.poisoned
-	s.frame.poisoned = nil
-	s.frame.mu.Unlock()
+	s.forget()
+}
+
+// forget drops the shard's frame, after what its last callbacks asked for:
+// a close callback that panicked leaves its panic for the next call on the
+// handle that set it, which is in no transfer here; handles cleaned up from
+// callbacks are freed.
+func (s *shard) forget() {
+	f := s.frame
+	f.mu.Lock()
+	deferred, poisoned := f.deferred, f.poisoned
+	f.deferred, f.poisoned = nil, nil
+	f.mu.Unlock()
 	for _, h := range poisoned {
 		h.unpoison()
 	}
-	forgetFrame(s.frame)
+	cleanupDeferred(deferred)
+	forgetFrame(f)
 }
 
 // abandon gives up a shard whose driving goroutine ended inside libcurl
@@ -333,24 +362,22 @@ func (s *shard) free() {
 // on the ending goroutine, which is still on the thread whose frame record
 // the round left set.
 func (s *shard) abandon() {
-	C.curlsock_frame_leave(C.curlsock_frame_state{})
-	s.mu.Lock()
-	s.stopped, s.lost = true, true
-	q := s.queue
-	s.queue = nil
-	s.mu.Unlock()
+	C.curlsock_shard_thread_reset()
+	q := s.stop(true)
 	for p, t := range s.transfers {
 		delete(s.transfers, p)
 		s.end(t, ErrTransferLost)
 	}
-	for _, c := range q {
+	// The commands of the batch that was running, then those queued since.
+	for _, c := range append(s.batch[min(s.next, len(s.batch)):], q...) {
 		if c.kind == cmdAdd {
 			s.end(c.t, ErrTransferLost)
 		}
 	}
+	s.batch = nil
 	s.file.Close()
 	C.curlsock_shard_abandon(s.c)
-	forgetFrame(s.frame)
+	s.forget()
 }
 
 // canceled is the error of a transfer its context ended: it matches

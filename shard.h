@@ -43,5 +43,7 @@ CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame);
 CURLMcode curlsock_shard_free(curlsock_shard *s, uintptr_t frame);
 void curlsock_shard_abandon(curlsock_shard *s);
 int curlsock_shard_wake(curlsock_shard *s);
+uintptr_t curlsock_shard_current(void);
+void curlsock_shard_thread_reset(void);
 
 #endif
