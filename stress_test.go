@@ -17,14 +17,22 @@ package curl
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +54,7 @@ const (
 	stRefused                             // closed port: E_COULDNT_CONNECT
 	stConnTimeout                         // black hole: E_OPERATION_TIMEDOUT after CONNECTTIMEOUT_MS
 	stSockoptErr                          // sockopt fails: E_ABORTED_BY_CALLBACK
-	stTLSFail                             // TLS without CAINFO: E_PEER_FAILED_VERIFICATION
+	stTLSFail                             // TLS trusting another CA: E_PEER_FAILED_VERIFICATION
 	stRedirect                            // FOLLOWLOCATION on the reused handle
 	stMulti                               // three transfers in the goroutine's multi
 	stMultiTimeout                        // a black hole and a success in the multi
@@ -131,6 +139,7 @@ func (a *stressAcct) install(e *CURL, failSockopt bool) error {
 type stressEnv struct {
 	srv     *testServer      // HTTP on 127.0.0.1, /ok and /redirect
 	tls     *httptest.Server // HTTPS with a certificate nobody trusts
+	otherCA string           // a CA file that is not tls's
 	refused string           // 127.0.0.1:port with nothing listening
 	hole    string           // 127.0.0.1:port whose SYNs are dropped
 	heName  string           // CURLOPT_RESOLVE entry: [::1] black hole, then the server; "" without IPv6
@@ -234,6 +243,7 @@ func TestStress(t *testing.T) {
 	env := &stressEnv{
 		srv:      srv,
 		tls:      tlsSrv,
+		otherCA:  otherCAFile(t),
 		refused:  fmt.Sprintf("127.0.0.1:%d", closedPort(t)),
 		hole:     blackHole(t, "tcp4", 0),
 		guard:    sock.NewGuard(sock.WithAllowedPrefixes(netip.MustParsePrefix("127.0.0.0/8")), sock.WithPorts(srvPort)),
@@ -481,7 +491,13 @@ func (env *stressEnv) transfer(kind stressScenario, run func(context.Context, *C
 		// Not a connection from the engine's cache, made without it.
 		err = e.Setopt(OPT_FRESH_CONNECT, 1)
 	case stTLSFail:
+		// A CA file of one certificate, not the system's bundle: libcurl
+		// with OpenSSL parses the CA file for every handshake (about 24 ms
+		// of CPU for Debian's bundle here), and an engine runs all
+		// transfers to one origin on one shard, one core: 32 workers'
+		// handshakes then queued past the transfer timeout.
 		url, want = env.tls.URL+"/", []error{CurlError(E_PEER_FAILED_VERIFICATION)}
+		err = e.Setopt(OPT_CAINFO, env.otherCA)
 	case stHappyEyeballs:
 		port := netip.MustParseAddrPort(env.srv.Addr).Port()
 		url = fmt.Sprintf("http://he.test:%d/ok", port)
@@ -666,4 +682,26 @@ func TestStressEngineChurn(t *testing.T) {
 	}
 	t.Logf("libcurl %s: %d fresh-connection transfers on an engine of %d shards from %d goroutines; %d opens, %d closes; fds before %d, after %d",
 		versionString(), done.Load(), len(eng.shards), g, acct.opens, acct.closes, fdsBefore, fdsAfter)
+}
+
+// otherCAFile writes a self-signed certificate of its own (httptest's
+// servers all share one) as a CA file that trusts none of the test servers.
+func otherCAFile(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "curlsock stress: trusted by nobody"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	path := filepath.Join(shortTempDir(t), "other-ca.pem")
+	must(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return path
 }
