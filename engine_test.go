@@ -741,6 +741,12 @@ func TestEngineResetMidBody(t *testing.T) {
 // OPT_PIPEWAIT libcurl 8.14.1 stranded some of them until their timeout
 // (the engine sets it only where libcurl does not: pipewaitSafe).
 func TestEngineTLSFailureConcurrent(t *testing.T) {
+	if raceEnabled || asanBuild() {
+		// Measured: under -race (and -asan) 20-30 of 2,400 handshakes took
+		// longer than the 1.5 s that tells a stranded transfer from a slow
+		// one. CI runs it under cgocheck2 on both lines (make test-cgocheck).
+		t.Skip("the race detector and AddressSanitizer slow the handshakes past the timeout that tells a stranded transfer from a slow one")
+	}
 	noLeaks(t)
 	srv := newServer(t, "tls")
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
