@@ -368,7 +368,8 @@ func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 // stranded when the connection they wait for fails its TLS handshake: they
 // end at their timeout (measured: 24 of 2,400 failing handshakes, 32 at once
 // on one multi; none without PIPEWAIT, none on 7.88.1).
-// TestEngineTLSFailureConcurrent pins it.
+// make stress STRESS_CURL8=1 shows it (its engine workers' tls-fail
+// transfers).
 var pipewaitSafe = versionNum < 0x080000
 
 // abortTransfer releases a claim for a transfer that never started.
