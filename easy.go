@@ -388,13 +388,21 @@ func (h *handleReg) detach() *closeReg {
 // Pause pauses or resumes the transfer's directions (curl_easy_pause).
 // Resuming may deliver buffered data to the write callback at once, so it
 // runs as a curlsock call driving libcurl; on a cleaned-up handle it returns
-// ErrHandleClosed.
+// ErrHandleClosed. While the handle is in Engine.Do or PerformContext on
+// another goroutine, the goroutine driving the transfer runs the pause and
+// Pause waits for it; on a transfer that ended meanwhile it does nothing.
 func (e *CURL) Pause(bitmask int) error {
 	if e.reg.isCleaned() {
 		return ErrHandleClosed
 	}
-	if err := e.reg.busy(); err != nil {
-		return err
+	if t := e.reg.activeElsewhere(); t != nil {
+		// In Do or PerformContext on another goroutine: the one driving
+		// the transfer runs the pause.
+		reply := make(chan error, 1)
+		if err := t.shard.submit(command{kind: cmdPause, t: t, bits: bitmask, reply: reply}); err != nil {
+			return err
+		}
+		return <-reply
 	}
 	var rc C.CURLcode
 	e.reg.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })

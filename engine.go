@@ -118,47 +118,72 @@ func NewEngine(opts ...EngineOption) *Engine {
 // From a callback running on the shard the transfer would go to, Do returns
 // ErrEngineReentry: the shard's goroutine would wait for itself.
 func (eng *Engine) Do(ctx context.Context, e *CURL) error {
-	if err := ctx.Err(); err != nil {
+	t, err := eng.start(ctx, e)
+	if err != nil {
 		return err
-	}
-	if eng.closed.Load() {
-		return ErrEngineClosed
-	}
-	if e == nil {
-		return ErrHandleClosed
-	}
-	var s *shard
-	var t *transfer
-	for {
-		var err error
-		if s, err = eng.shardFor(e); err != nil {
-			return err
-		}
-		if shardFrameOfThread() == s.frame.id {
-			// The shard's goroutine would wait for itself.
-			return ErrEngineReentry
-		}
-		if t, err = e.beginTransfer(ctx, s); err != nil {
-			return err
-		}
-		err = s.submit(command{kind: cmdAdd, t: t})
-		if err == nil {
-			break
-		}
-		e.reg.abortTransfer()
-		if err != errShardLost {
-			return err
-		}
-		// Abandoned meanwhile (see serve): the next shardFor starts anew.
 	}
 	select {
 	case <-t.done:
 	case <-ctx.Done():
 		// If the shard stopped meanwhile, it ends the transfer itself.
-		_ = s.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
+		_ = t.shard.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
 		<-t.done
 	}
 	return e.endTransferOf(t)
+}
+
+// start hands e's transfer to its shard. The caller waits for t.done, then
+// calls e.endTransferOf(t) once; it cancels the transfer with a cmdCancel.
+func (eng *Engine) start(ctx context.Context, e *CURL) (*transfer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if eng.closed.Load() {
+		return nil, ErrEngineClosed
+	}
+	if e == nil {
+		return nil, ErrHandleClosed
+	}
+	for {
+		s, err := eng.shardFor(e)
+		if err != nil {
+			return nil, err
+		}
+		if shardFrameOfThread() == s.frame.id {
+			// The shard's goroutine would wait for itself.
+			return nil, ErrEngineReentry
+		}
+		t, err := e.beginTransfer(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		err = s.submit(command{kind: cmdAdd, t: t})
+		if err == nil {
+			return t, nil
+		}
+		e.reg.abortTransfer()
+		if err != errShardLost {
+			return nil, err
+		}
+		// Abandoned meanwhile (see serve): the next shardFor starts anew.
+	}
+}
+
+// CloseIdleConnections closes the connections the engine's shards keep
+// idle. libcurl cannot close a multi's idle connections while transfers run
+// on it, so each shard replaces its multi by a new one when it next has no
+// transfer in flight: at once for an idle shard, later for a busy one.
+// Their connections close through the close-socket callbacks they were
+// made with, as at Close.
+func (eng *Engine) CloseIdleConnections() {
+	for i := range eng.shards {
+		es := &eng.shards[i]
+		es.mu.Lock()
+		if es.s != nil {
+			_ = es.s.submit(command{kind: cmdRecycle})
+		}
+		es.mu.Unlock()
+	}
 }
 
 // shardFor returns the shard of e's origin, started if need be.
@@ -311,14 +336,18 @@ var defaultEngine struct {
 // Do runs e's transfer on the package's default engine, created on first
 // use with NewEngine's defaults and never closed: see Engine.Do.
 func Do(ctx context.Context, e *CURL) error {
+	return defaultEngineOf().Do(ctx, e)
+}
+
+// defaultEngineOf returns the default engine, made on first use.
+func defaultEngineOf() *Engine {
 	defaultEngine.Lock()
+	defer defaultEngine.Unlock()
 	if defaultEngine.e == nil {
 		defaultEngine.e = NewEngine()
 		defaultEngine.e.isDefault = true
 	}
-	eng := defaultEngine.e
-	defaultEngine.Unlock()
-	return eng.Do(ctx, e)
+	return defaultEngine.e
 }
 
 // beginTransfer claims e for a transfer of an engine or PerformContext.
@@ -411,11 +440,20 @@ func shardFrameOfThread() uintptr { return uintptr(C.curlsock_shard_current()) }
 // PerformContext and the caller is not one of that transfer's callbacks,
 // which run on the goroutine driving it.
 func (h *handleReg) busy() error {
+	if h.activeElsewhere() != nil {
+		return ErrHandleBusy
+	}
+	return nil
+}
+
+// activeElsewhere returns e's transfer of an engine or PerformContext if the
+// caller is not one of its callbacks; nil otherwise.
+func (h *handleReg) activeElsewhere() *transfer {
 	h.mu.Lock()
 	t := h.active
 	h.mu.Unlock()
 	if t == nil || shardFrameOfThread() == t.shard.frame.id {
 		return nil
 	}
-	return ErrHandleBusy
+	return t
 }

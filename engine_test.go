@@ -436,8 +436,9 @@ func TestEngineBusy(t *testing.T) {
 		"PerformContext": e.PerformContext(context.Background()),
 		"Perform":        e.Perform(),
 		"Setopt":         e.Setopt(OPT_URL, "http://127.0.0.1:1/"),
-		"Pause":          e.Pause(PAUSE_ALL),
 	}
+	// Pause is the exception: the shard runs it (TestPauseFromAnotherGoroutine).
+	must(t, e.Pause(PAUSE_ALL))
 	_, calls["Getinfo"] = e.Getinfo(INFO_RESPONSE_CODE)
 	m := MultiInit()
 	calls["AddHandle"] = m.AddHandle(e)

@@ -136,14 +136,31 @@ static void shard_collect(curlsock_shard *s) {
 	r->more = r->ndone == CURLSOCK_ROUND_MAX && left > 0;
 }
 
+// shard_multi makes the shard's multi.
+static CURLM *shard_multi(curlsock_shard *s) {
+	CURLM *m = curl_multi_init();
+	if (m == NULL)
+		return NULL;
+	if (curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, shard_socket) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, s) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, shard_timer) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_TIMERDATA, s) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, s->maxconnects) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return NULL;
+	}
+	return m;
+}
+
 curlsock_shard *curlsock_shard_new(long maxconnects) {
 	curlsock_shard *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
+	s->maxconnects = maxconnects;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->multi = curl_multi_init();
+	s->multi = shard_multi(s);
 	struct epoll_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
@@ -156,11 +173,6 @@ curlsock_shard *curlsock_shard_new(long maxconnects) {
 		ev.data.fd = s->efd;
 		ok = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) == 0;
 	}
-	ok = ok && curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, shard_socket) == CURLM_OK &&
-	     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s) == CURLM_OK &&
-	     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, shard_timer) == CURLM_OK &&
-	     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s) == CURLM_OK &&
-	     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxconnects) == CURLM_OK;
 	if (!ok) {
 		if (s->multi != NULL)
 			curl_multi_cleanup(s->multi);
@@ -236,6 +248,44 @@ CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
 	shard_arm_timer(s);
 	shard_current = saved_shard;
 	curlsock_frame_leave(saved);
+	return rc;
+}
+
+// curlsock_shard_pause sets e's pause state (curl_easy_pause) from the
+// goroutine driving the shard, outside any callback: resuming may deliver
+// held data to the write callback before it returns.
+CURLcode curlsock_shard_pause(curlsock_shard *s, CURL *e, int bitmask, uintptr_t frame) {
+	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
+	CURLcode rc = curl_easy_pause(e, bitmask);
+	// Resuming asks for a 0 timeout: the transfer goes on now.
+	shard_timers(s);
+	shard_arm_timer(s);
+	shard_current = saved_shard;
+	curlsock_frame_leave(saved);
+	return rc;
+}
+
+// curlsock_shard_recycle replaces the multi of a shard with no transfers
+// by a new one: the old one's cached connections close through their
+// close-socket callbacks. libcurl has no call that closes only the idle
+// connections of a multi. If the new multi cannot be made, the old one
+// stays and CURLM_OUT_OF_MEMORY is returned.
+CURLMcode curlsock_shard_recycle(curlsock_shard *s, uintptr_t frame) {
+	CURLM *m = shard_multi(s);
+	if (m == NULL)
+		return CURLM_OUT_OF_MEMORY;
+	curlsock_frame_state saved = curlsock_frame_enter(frame);
+	uintptr_t saved_shard = shard_current;
+	shard_current = frame;
+	CURLMcode rc = curl_multi_cleanup(s->multi);
+	shard_current = saved_shard;
+	curlsock_frame_leave(saved);
+	s->multi = m;
+	s->timer_set = s->arm_pending = 0;
+	s->timeout = -1;
+	shard_arm(s, -1);
 	return rc;
 }
 

@@ -44,6 +44,7 @@ type shard struct {
 	next      int
 	spare     []command
 	closing   bool
+	recycle   bool // replace the multi once no transfer is in it
 
 	mu       sync.Mutex
 	queue    []command
@@ -83,12 +84,16 @@ const (
 	cmdAdd commandKind = iota
 	cmdCancel
 	cmdClose
+	cmdPause
+	cmdRecycle
 )
 
 type command struct {
-	kind commandKind
-	t    *transfer
-	err  error // why a cancel ends the transfer
+	kind  commandKind
+	t     *transfer
+	err   error      // why a cancel ends the transfer
+	bits  int        // a pause's curl_easy_pause bitmask
+	reply chan error // a pause's result, if someone waits for it
 }
 
 // newShard makes a shard whose connection cache keeps up to maxConnects
@@ -207,6 +212,9 @@ func (s *shard) round() bool {
 	}
 	if s.closing {
 		s.shutdown()
+	} else if s.recycle && len(s.transfers) == 0 {
+		s.renew()
+		again = true
 	}
 	return again && !s.closing
 }
@@ -229,6 +237,10 @@ func (s *shard) commands() {
 			s.cancel(c.t, c.err)
 		case cmdClose:
 			s.closing = true
+		case cmdPause:
+			s.pause(c)
+		case cmdRecycle:
+			s.recycle = true
 		}
 	}
 	clear(s.batch)
@@ -267,6 +279,31 @@ func (s *shard) cancel(t *transfer, err error) {
 	delete(s.transfers, p)
 	C.curlsock_shard_remove(s.c, t.e.handle(), C.uintptr_t(s.frame.id))
 	s.end(t, err)
+}
+
+// pause runs curl_easy_pause for a transfer still in the multi; resuming
+// may deliver held data to its write callback at once. An error of
+// curl_easy_pause is the transfer's (isahc #97): it ends with it.
+func (s *shard) pause(c command) {
+	var err error
+	p := c.t.e.reg.ptr
+	if s.transfers[p] == c.t {
+		if rc := C.curlsock_shard_pause(s.c, c.t.e.handle(), C.int(c.bits), C.uintptr_t(s.frame.id)); rc != C.CURLE_OK {
+			err = CurlError(rc)
+			s.cancel(c.t, err)
+		}
+	}
+	if c.reply != nil {
+		c.reply <- err
+	}
+}
+
+// renew closes the idle connections of a multi with no transfers left by
+// replacing the multi (curlsock_shard_recycle).
+func (s *shard) renew() {
+	s.recycle = false
+	C.curlsock_shard_recycle(s.c, C.uintptr_t(s.frame.id))
+	s.afterCallbacks()
 }
 
 func (s *shard) end(t *transfer, err error) {
@@ -322,9 +359,17 @@ func cleanupDeferred(deferred []*CURL) {
 func (s *shard) shutdown() {
 	s.endAll(ErrEngineClosed)
 	for _, c := range s.stop(false) {
-		if c.kind == cmdAdd {
-			s.end(c.t, ErrEngineClosed)
-		}
+		s.refuse(c, ErrEngineClosed)
+	}
+}
+
+// refuse answers a command the shard will not run.
+func (s *shard) refuse(c command, err error) {
+	switch {
+	case c.kind == cmdAdd:
+		s.end(c.t, err)
+	case c.kind == cmdPause && c.reply != nil:
+		c.reply <- err
 	}
 }
 
@@ -370,9 +415,7 @@ func (s *shard) abandon() {
 	}
 	// The commands of the batch that was running, then those queued since.
 	for _, c := range append(s.batch[min(s.next, len(s.batch)):], q...) {
-		if c.kind == cmdAdd {
-			s.end(c.t, ErrTransferLost)
-		}
+		s.refuse(c, ErrTransferLost)
 	}
 	s.batch = nil
 	s.file.Close()

@@ -30,6 +30,7 @@ typedef struct curlsock_shard {
 	int epfd;  // libcurl's sockets, the timer and the command eventfd
 	int tfd;   // timerfd for libcurl's timer
 	int efd;   // eventfd: commands from other goroutines
+	long maxconnects;
 	long timeout;    // set by the timer callback
 	int timer_set;   // the timer callback ran since shard_timers looked
 	int arm_pending; // timeout is to be armed on the timerfd
@@ -40,6 +41,8 @@ curlsock_shard *curlsock_shard_new(long maxconnects);
 void curlsock_shard_round(curlsock_shard *s, uintptr_t frame);
 CURLMcode curlsock_shard_add(curlsock_shard *s, CURL *e, uintptr_t frame);
 CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame);
+CURLcode curlsock_shard_pause(curlsock_shard *s, CURL *e, int bitmask, uintptr_t frame);
+CURLMcode curlsock_shard_recycle(curlsock_shard *s, uintptr_t frame);
 CURLMcode curlsock_shard_free(curlsock_shard *s, uintptr_t frame);
 void curlsock_shard_abandon(curlsock_shard *s);
 int curlsock_shard_wake(curlsock_shard *s);
