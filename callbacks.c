@@ -89,6 +89,12 @@ int curlsock_prereq(void *clientp, char *primary_ip, char *local_ip, int primary
 	return curlsockGoPrereq((uintptr_t)clientp, primary_ip, local_ip, primary_port, local_port, curlsock_cur_frame);
 }
 
+int curlsock_seek(void *clientp, curl_off_t offset, int origin) {
+	if (curlsock_cur_poisoned)
+		return CURL_SEEKFUNC_FAIL;
+	return curlsockGoSeek((uintptr_t)clientp, offset, origin, curlsock_cur_frame);
+}
+
 CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
 	return curl_easy_setopt(h, opt, v);
 }
@@ -138,6 +144,11 @@ CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id) {
 CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id) {
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on ? curlsock_prereq : NULL);
 	return rc ? rc : curl_easy_setopt(h, CURLOPT_PREREQDATA, on ? (void *)id : NULL);
+}
+
+CURLcode curlsock_set_seek(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on ? curlsock_seek : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_SEEKDATA, on ? (void *)id : NULL);
 }
 
 // Error buffers (CURLOPT_ERRORBUFFER) are recycled, never freed: libcurl

@@ -75,11 +75,19 @@ func curlsockGoWrite(id C.uintptr_t, ptr *C.char, n C.size_t, header C.int, fram
 		return 0 // libcurl fails the transfer with CURLE_WRITE_ERROR
 	}
 	h.mu.Lock()
-	fn, data := h.opts.write, h.opts.writeData
+	fn, data, sink := h.opts.write, h.opts.writeData, h.opts.sink
 	if header != 0 {
 		fn, data = h.opts.header, h.opts.headerData
 	}
 	h.mu.Unlock()
+	if sink != nil {
+		// No copy: the sink copies what it keeps.
+		b := unsafe.Slice((*byte)(unsafe.Pointer(ptr)), int(n))
+		if header != 0 {
+			return C.size_t(sink.header(b))
+		}
+		return C.size_t(sink.write(b))
+	}
 	if fn == nil {
 		return 0
 	}
@@ -105,8 +113,11 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 		return C.CURL_READFUNC_ABORT
 	}
 	h.mu.Lock()
-	fn, data := h.opts.read, h.opts.readData
+	fn, data, sink := h.opts.read, h.opts.readData, h.opts.sink
 	h.mu.Unlock()
+	if sink != nil {
+		return C.size_t(sink.read(unsafe.Slice((*byte)(unsafe.Pointer(ptr)), int(n))))
+	}
 	if fn == nil {
 		return C.CURL_READFUNC_ABORT
 	}
@@ -127,6 +138,21 @@ func curlsockGoRead(id C.uintptr_t, ptr *C.char, n C.size_t, frame C.uintptr_t) 
 		C.memcpy(unsafe.Pointer(ptr), unsafe.Pointer(&buf[0]), C.size_t(got))
 	}
 	return C.size_t(got)
+}
+
+//export curlsockGoSeek
+func curlsockGoSeek(id C.uintptr_t, offset C.curl_off_t, origin C.int, frame C.uintptr_t) C.int {
+	h := lookupHandle(uintptr(id))
+	if h == nil || h.poisoned.Load() {
+		return C.CURL_SEEKFUNC_FAIL
+	}
+	h.mu.Lock()
+	sink := h.opts.sink
+	h.mu.Unlock()
+	if sink == nil {
+		return C.CURL_SEEKFUNC_CANTSEEK
+	}
+	return C.int(sink.seek(int64(offset), int(origin)))
 }
 
 //export curlsockGoProgress

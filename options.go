@@ -74,7 +74,19 @@ type optionState struct {
 	slists          map[int]slistVal // lists libcurl references, by option
 	postfields      *C.char          // libcurl does not copy CURLOPT_POSTFIELDS
 	postfieldsValue string
-	url             string // OPT_URL as set, for an Engine's choice of shard
+	url             string   // OPT_URL as set, for an Engine's choice of shard
+	sink            dataSink // a Transport's stream, in place of the data callbacks
+}
+
+// A dataSink takes a transfer's data callbacks in place of go-curl's (the
+// Transport's streams): it sees libcurl's buffers without a copy, and
+// answers as libcurl's callbacks do (CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE,
+// CURL_SEEKFUNC_*). It runs on the goroutine driving the transfer.
+type dataSink interface {
+	write(p []byte) uint
+	header(p []byte) uint
+	read(p []byte) uint
+	seek(offset int64, origin int) int
 }
 
 type slistVal struct {

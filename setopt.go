@@ -277,14 +277,16 @@ func (e *CURL) setDataCallback(opt int, param any) (bool, error) {
 func (e *CURL) installData() error {
 	h := e.reg
 	h.mu.Lock()
-	write, header := h.opts.write != nil, h.opts.header != nil
-	read, progress := h.opts.read != nil, h.opts.progress != nil
+	sink := h.opts.sink != nil
+	write, header := h.opts.write != nil || sink, h.opts.header != nil || sink
+	read, progress := h.opts.read != nil || sink, h.opts.progress != nil
 	h.mu.Unlock()
 	p, id := e.handle(), C.uintptr_t(h.id)
 	return firstErr(
 		C.curlsock_set_write(p, cbool(write), id),
 		C.curlsock_set_header(p, cbool(header), id),
 		C.curlsock_set_read(p, cbool(read), id),
+		C.curlsock_set_seek(p, cbool(sink), id),
 		C.curlsock_set_progress(p, cbool(progress), id),
 	)
 }
