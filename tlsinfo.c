@@ -1,0 +1,83 @@
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tlsinfo.h"
+
+// OpenSSL 1.1.1 and 3.x, declared with opaque pointers.
+static struct {
+	int (*version)(const void *ssl);
+	const void *(*current_cipher)(const void *ssl);
+	uint16_t (*cipher_id)(const void *cipher);
+	void (*alpn)(const void *ssl, const unsigned char **data, unsigned int *len);
+	int (*reused)(const void *ssl);
+	const char *(*servername)(const void *ssl, int type);
+	void *(*chain)(const void *ssl);
+	int (*sk_num)(const void *sk);
+	void *(*sk_value)(const void *sk, int i);
+	int (*i2d)(const void *x509, unsigned char **out);
+} ossl;
+static int ossl_ok;
+static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
+
+static void ossl_load(void) {
+	*(void **)&ossl.version = dlsym(RTLD_DEFAULT, "SSL_version");
+	*(void **)&ossl.current_cipher = dlsym(RTLD_DEFAULT, "SSL_get_current_cipher");
+	*(void **)&ossl.cipher_id = dlsym(RTLD_DEFAULT, "SSL_CIPHER_get_protocol_id");
+	*(void **)&ossl.alpn = dlsym(RTLD_DEFAULT, "SSL_get0_alpn_selected");
+	*(void **)&ossl.reused = dlsym(RTLD_DEFAULT, "SSL_session_reused");
+	*(void **)&ossl.servername = dlsym(RTLD_DEFAULT, "SSL_get_servername");
+	*(void **)&ossl.chain = dlsym(RTLD_DEFAULT, "SSL_get_peer_cert_chain");
+	*(void **)&ossl.sk_num = dlsym(RTLD_DEFAULT, "OPENSSL_sk_num");
+	*(void **)&ossl.sk_value = dlsym(RTLD_DEFAULT, "OPENSSL_sk_value");
+	*(void **)&ossl.i2d = dlsym(RTLD_DEFAULT, "i2d_X509");
+	ossl_ok = ossl.version && ossl.current_cipher && ossl.cipher_id && ossl.alpn && ossl.reused &&
+		  ossl.servername && ossl.chain && ossl.sk_num && ossl.sk_value && ossl.i2d;
+}
+
+// curlsock_tls_info_get describes ssl, an OpenSSL SSL*; -1 if this process
+// has no OpenSSL.
+int curlsock_tls_info_get(uintptr_t sslp, curlsock_tls_info *out) {
+	void *ssl = (void *)sslp;
+	pthread_once(&ossl_once, ossl_load);
+	if (!ossl_ok || ssl == NULL)
+		return -1;
+	memset(out, 0, sizeof *out);
+	out->version = ossl.version(ssl);
+	const void *c = ossl.current_cipher(ssl);
+	out->cipher = c ? ossl.cipher_id(c) : 0;
+	out->resumed = ossl.reused(ssl);
+	const unsigned char *alpn = NULL;
+	unsigned int alen = 0;
+	ossl.alpn(ssl, &alpn, &alen);
+	if (alpn != NULL && alen < sizeof out->alpn) {
+		memcpy(out->alpn, alpn, alen);
+		out->alpn_len = (int)alen;
+	}
+	const char *sni = ossl.servername(ssl, 0); // TLSEXT_NAMETYPE_host_name
+	if (sni != NULL && strlen(sni) < sizeof out->sni)
+		strcpy(out->sni, sni);
+	void *sk = ossl.chain(ssl);
+	out->ncerts = sk ? ossl.sk_num(sk) : 0;
+	return 0;
+}
+
+// curlsock_tls_cert gives certificate i of the peer's chain in DER, in a
+// buffer to free(); its length, or -1.
+int curlsock_tls_cert(uintptr_t ssl, int i, unsigned char **der) {
+	void *sk = ossl.chain((void *)ssl);
+	if (sk == NULL || i < 0 || i >= ossl.sk_num(sk))
+		return -1;
+	void *x = ossl.sk_value(sk, i);
+	int n = ossl.i2d(x, NULL);
+	if (n <= 0)
+		return -1;
+	unsigned char *buf = malloc(n), *p = buf;
+	if (buf == NULL || ossl.i2d(x, &p) != n) {
+		free(buf);
+		return -1;
+	}
+	*der = buf;
+	return n;
+}

@@ -1,0 +1,117 @@
+//go:build linux
+
+package curl
+
+/*
+#include <stdlib.h>
+#include <curl/curl.h>
+#include "tlsinfo.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"sync"
+	"unsafe"
+)
+
+// tlsState is resp.TLS for an HTTPS response. It runs in the header
+// callback, where the transfer's connection is at hand: from its OpenSSL
+// object come the version, the cipher suite, ALPN, the server name sent,
+// resumption and the peer's certificates, whichever transfer of the
+// connection made the handshake. Over another TLS backend only
+// HandshakeComplete is known. VerifiedChains stays nil: libcurl verifies,
+// it does not say against what.
+func (x *exchange) tlsState() *tls.ConnectionState {
+	if x.req.URL.Scheme != "https" {
+		return nil
+	}
+	st := &tls.ConnectionState{HandshakeComplete: true}
+	v, err := x.e.Getinfo(INFO_TLS_SSL_PTR)
+	si, _ := v.(TLSSessionInfo)
+	if err != nil || si.Backend != C.CURLSSLBACKEND_OPENSSL || si.Internals == 0 {
+		return st
+	}
+	// An address of libcurl's, valid while this callback runs.
+	ssl := si.Internals
+	var info C.curlsock_tls_info
+	if C.curlsock_tls_info_get(C.uintptr_t(ssl), &info) != 0 {
+		return st
+	}
+	st.Version = uint16(info.version)
+	st.CipherSuite = uint16(info.cipher)
+	st.DidResume = info.resumed != 0
+	st.NegotiatedProtocol = C.GoStringN((*C.char)(unsafe.Pointer(&info.alpn[0])), info.alpn_len)
+	st.ServerName = C.GoString(&info.sni[0])
+	st.PeerCertificates = peerChain(ssl, int(info.ncerts))
+	return st
+}
+
+// peerChain returns the parsed certificates of ssl's peer. The last chain
+// parsed for each connection is kept: its requests after the first only
+// compare the DER of their leaf.
+func peerChain(ssl uintptr, n int) []*x509.Certificate {
+	ders := make([][]byte, 0, n)
+	for i := range n {
+		var p *C.uchar
+		l := C.curlsock_tls_cert(C.uintptr_t(ssl), C.int(i), &p)
+		if l < 0 {
+			return nil
+		}
+		ders = append(ders, C.GoBytes(unsafe.Pointer(p), l))
+		C.free(unsafe.Pointer(p))
+	}
+	if len(ders) == 0 {
+		return nil
+	}
+	if certs := chains.get(ssl, ders); certs != nil {
+		return certs
+	}
+	certs := make([]*x509.Certificate, 0, len(ders))
+	for _, der := range ders {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil
+		}
+		certs = append(certs, c)
+	}
+	chains.put(ssl, certs)
+	return certs
+}
+
+// chains keeps parsed chains by SSL object; an entry is used only when the
+// DER is the same, so an address reused by another connection is harmless.
+var chains = chainTable{m: map[uintptr][]*x509.Certificate{}}
+
+const maxChains = 1024
+
+type chainTable struct {
+	mu sync.Mutex
+	m  map[uintptr][]*x509.Certificate
+}
+
+func (t *chainTable) get(ssl uintptr, ders [][]byte) []*x509.Certificate {
+	t.mu.Lock()
+	certs := t.m[ssl]
+	t.mu.Unlock()
+	if len(certs) != len(ders) {
+		return nil
+	}
+	for i, c := range certs {
+		if !bytes.Equal(c.Raw, ders[i]) {
+			return nil
+		}
+	}
+	return certs
+}
+
+func (t *chainTable) put(ssl uintptr, certs []*x509.Certificate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxChains {
+		clear(t.m) // connections come and go; an emptied table only costs parsing
+	}
+	t.m[ssl] = certs
+}
