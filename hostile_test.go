@@ -1043,3 +1043,29 @@ func TestHostilePanicNilGODEBUG(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileControlPanic: a Control hook that panics, run by a Sockets
+// installation or through FromControl, leaves no socket open; the panic is
+// raised from the transfer.
+func TestHostileControlPanic(t *testing.T) {
+	hook := func(string, string, syscall.RawConn) error { panic("control") }
+	for name, install := range map[string]func(t *testing.T, e *CURL){
+		"Sockets.Control": func(t *testing.T, e *CURL) {
+			must(t, (&Sockets{Control: []func(string, string, syscall.RawConn) error{hook}}).Install(e))
+		},
+		"FromControl": func(t *testing.T, e *CURL) { must(t, e.Setopt(OPT_OPENSOCKETFUNCTION, FromControl(hook))) },
+	} {
+		hostileVia(t, name, func(t *testing.T, mk func(*testing.T) runner) {
+			noLeaks(t)
+			run := mk(t)
+			srv := newServer(t, "tcp4")
+			e, _ := hostileEasy(t)
+			must(t, e.Setopt(OPT_URL, srv.url("/")))
+			install(t, e)
+			v, panicked := capturedPanic(func() { run(context.Background(), e) })
+			if !panicked || v != "control" {
+				t.Errorf("panicked %v with %v, want the hook's panic", panicked, v)
+			}
+		})
+	}
+}

@@ -300,12 +300,25 @@ func (st *socketsState) openChecked(user OpenSocketFunc, data any, purpose SockT
 		}
 	}
 	if st.control != nil {
-		if err := st.control(addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
-			closeSocketOnly(fd)
+		if err := controlSocket(st.control, addr, fd, closeSocketOnly); err != nil {
 			return SOCKET_BAD, false, err
 		}
 	}
 	return fd, false, nil
+}
+
+// controlSocket runs control on fd, and closes fd with closeFD when control
+// refuses it or panics (the panic goes on to the callback's frame).
+func controlSocket(control func(network, address string, c syscall.RawConn) error, addr *Sockaddr, fd int, closeFD func(int)) error {
+	kept := false
+	defer func() {
+		if !kept {
+			closeFD(fd)
+		}
+	}()
+	err := control(addr.Network(), goAddress(addr), rawConn(fd))
+	kept = err == nil
+	return err
 }
 
 // openWithUser opens the socket addr asks for: with the handle's own
@@ -552,8 +565,7 @@ func openControlled(addr *Sockaddr, control func(network, address string, c sysc
 	if err != nil {
 		return SOCKET_BAD, err
 	}
-	if err := control(addr.Network(), goAddress(addr), rawConn(fd)); err != nil {
-		unix.Close(fd)
+	if err := controlSocket(control, addr, fd, func(fd int) { unix.Close(fd) }); err != nil {
 		return SOCKET_BAD, err
 	}
 	return fd, nil
