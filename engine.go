@@ -118,7 +118,7 @@ func NewEngine(opts ...EngineOption) *Engine {
 // From a callback running on the shard the transfer would go to, Do returns
 // ErrEngineReentry: the shard's goroutine would wait for itself.
 func (eng *Engine) Do(ctx context.Context, e *CURL) error {
-	t, err := eng.start(ctx, e)
+	t, err := eng.start(ctx, e, nil)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,8 @@ func (eng *Engine) Do(ctx context.Context, e *CURL) error {
 
 // start hands e's transfer to its shard. The caller waits for t.done, then
 // calls e.endTransferOf(t) once; it cancels the transfer with a cmdCancel.
-func (eng *Engine) start(ctx context.Context, e *CURL) (*transfer, error) {
+// bind, if set, learns of the transfer before the shard can run it.
+func (eng *Engine) start(ctx context.Context, e *CURL, bind func(*transfer)) (*transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -156,6 +157,9 @@ func (eng *Engine) start(ctx context.Context, e *CURL) (*transfer, error) {
 		t, err := e.beginTransfer(ctx, s)
 		if err != nil {
 			return nil, err
+		}
+		if bind != nil {
+			bind(t)
 		}
 		err = s.submit(command{kind: cmdAdd, t: t})
 		if err == nil {

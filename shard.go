@@ -44,7 +44,8 @@ type shard struct {
 	next      int
 	spare     []command
 	closing   bool
-	recycle   bool // replace the multi once no transfer is in it
+	recycle   bool    // replace the multi once no transfer is in it
+	wakes     []waker // to wake once the round is over
 
 	mu       sync.Mutex
 	queue    []command
@@ -73,6 +74,22 @@ func (t *transfer) ended() bool {
 	default:
 		return false
 	}
+}
+
+// A waker is woken by the shard once the round in which it asked is over:
+// a callback's news for a goroutine (a Transport's reader) is told once a
+// round, with the transfer's end if it came in the same round.
+type waker interface{ wake() }
+
+// wakeAfterRound queues w; only the goroutine driving the shard calls it.
+func (s *shard) wakeAfterRound(w waker) { s.wakes = append(s.wakes, w) }
+
+func (s *shard) flushWakes() {
+	for i, w := range s.wakes {
+		w.wake()
+		s.wakes[i] = nil
+	}
+	s.wakes = s.wakes[:0]
 }
 
 // errShardLost: a command for a shard that abandon stopped.
@@ -216,6 +233,7 @@ func (s *shard) round() bool {
 		s.renew()
 		again = true
 	}
+	s.flushWakes()
 	return again && !s.closing
 }
 

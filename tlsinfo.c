@@ -17,6 +17,8 @@ static struct {
 	int (*sk_num)(const void *sk);
 	void *(*sk_value)(const void *sk, int i);
 	int (*i2d)(const void *x509, unsigned char **out);
+	void *(*peer)(const void *ssl); // a reference, for x509_free
+	void (*x509_free)(void *x509);
 } ossl;
 static int ossl_ok;
 static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
@@ -32,8 +34,13 @@ static void ossl_load(void) {
 	*(void **)&ossl.sk_num = dlsym(RTLD_DEFAULT, "OPENSSL_sk_num");
 	*(void **)&ossl.sk_value = dlsym(RTLD_DEFAULT, "OPENSSL_sk_value");
 	*(void **)&ossl.i2d = dlsym(RTLD_DEFAULT, "i2d_X509");
+	*(void **)&ossl.peer = dlsym(RTLD_DEFAULT, "SSL_get1_peer_certificate"); // 3.x
+	if (ossl.peer == NULL)
+		*(void **)&ossl.peer = dlsym(RTLD_DEFAULT, "SSL_get_peer_certificate"); // 1.1.1
+	*(void **)&ossl.x509_free = dlsym(RTLD_DEFAULT, "X509_free");
 	ossl_ok = ossl.version && ossl.current_cipher && ossl.cipher_id && ossl.alpn && ossl.reused &&
-		  ossl.servername && ossl.chain && ossl.sk_num && ossl.sk_value && ossl.i2d;
+		  ossl.servername && ossl.chain && ossl.sk_num && ossl.sk_value && ossl.i2d && ossl.peer &&
+		  ossl.x509_free;
 }
 
 // curlsock_tls_info_get describes ssl, an OpenSSL SSL*; -1 if this process
@@ -63,13 +70,29 @@ int curlsock_tls_info_get(uintptr_t sslp, curlsock_tls_info *out) {
 	return 0;
 }
 
+static int x509_der(const void *x, unsigned char **der);
+
 // curlsock_tls_cert gives certificate i of the peer's chain in DER, in a
 // buffer to free(); its length, or -1.
 int curlsock_tls_cert(uintptr_t ssl, int i, unsigned char **der) {
 	void *sk = ossl.chain((void *)ssl);
 	if (sk == NULL || i < 0 || i >= ossl.sk_num(sk))
 		return -1;
-	void *x = ossl.sk_value(sk, i);
+	return x509_der(ossl.sk_value(sk, i), der);
+}
+
+// curlsock_tls_leaf gives the peer's certificate in DER, in a buffer to
+// free(); its length, or -1. A resumed session has it, not the chain.
+int curlsock_tls_leaf(uintptr_t ssl, unsigned char **der) {
+	void *x = ossl.peer((void *)ssl);
+	if (x == NULL)
+		return -1;
+	int n = x509_der(x, der);
+	ossl.x509_free(x);
+	return n;
+}
+
+static int x509_der(const void *x, unsigned char **der) {
 	int n = ossl.i2d(x, NULL);
 	if (n <= 0)
 		return -1;

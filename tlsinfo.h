@@ -13,7 +13,7 @@ typedef struct {
 	int version;      // TLS1_3_VERSION etc., as Go's tls.VersionTLS13
 	uint16_t cipher;  // the IANA id, as Go's tls.TLS_* constants
 	int resumed;
-	int ncerts;       // the peer's chain, leaf first
+	int ncerts;       // the peer's chain, leaf first; 0 when resumed
 	unsigned char alpn[32];
 	int alpn_len;
 	char sni[256];
@@ -21,5 +21,6 @@ typedef struct {
 
 int curlsock_tls_info_get(uintptr_t ssl, curlsock_tls_info *out);
 int curlsock_tls_cert(uintptr_t ssl, int i, unsigned char **der);
+int curlsock_tls_leaf(uintptr_t ssl, unsigned char **der);
 
 #endif

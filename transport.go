@@ -518,13 +518,12 @@ func (x *exchange) roundTrip() (*http.Response, error) {
 	ctx := x.req.Context()
 	x.ready = make(chan struct{})
 	x.signal = make(chan struct{}, 1)
-	t, err := x.tr.engine().start(ctx, x.e)
+	t, err := x.tr.engine().start(ctx, x.e, func(t *transfer) { x.t = t })
 	if err != nil {
 		x.closeRequestBody()
 		x.tr.release(x.e)
 		return nil, err
 	}
-	x.t = t
 	x.stop = context.AfterFunc(ctx, func() {
 		_ = t.shard.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
 	})

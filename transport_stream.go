@@ -70,6 +70,9 @@ type exchange struct {
 	resp         *http.Response // with a body to read
 	body         bodyBuffer     // body bytes not yet read
 	recvPaused   bool
+	readyClosed  bool
+	// Touched by the shard's goroutine only.
+	wakeQueued bool
 	// The end, once finish ran.
 	finished bool
 	result   error
@@ -86,11 +89,29 @@ func (x *exchange) write(p []byte) uint {
 	}
 	x.body.write(p)
 	x.mu.Unlock()
-	x.notify()
+	x.wakeReader()
 	return uint(len(p))
 }
 
-func (x *exchange) notify() {
+// wakeReader has the shard wake the goroutine waiting for x (RoundTrip for
+// the headers, Read for the body) once the round is over: one wake-up for
+// all that a round brought.
+func (x *exchange) wakeReader() {
+	if !x.wakeQueued {
+		x.wakeQueued = true
+		x.t.shard.wakeAfterRound(x)
+	}
+}
+
+func (x *exchange) wake() {
+	x.wakeQueued = false
+	x.mu.Lock()
+	ready := x.headersDone && !x.readyClosed
+	x.readyClosed = x.headersDone
+	x.mu.Unlock()
+	if ready {
+		close(x.ready)
+	}
 	select {
 	case x.signal <- struct{}{}:
 	default:
@@ -126,7 +147,7 @@ func (x *exchange) header(p []byte) uint {
 		}
 		x.headersDone = true
 		x.tls = x.tlsState()
-		close(x.ready)
+		x.wakeReader()
 	case line[0] == ' ' || line[0] == '\t':
 		// An obsolete line folding: part of the last value.
 		if vv := x.hdr[x.lastKey]; len(vv) > 0 {

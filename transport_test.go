@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -769,9 +771,9 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
 	plain := httptest.NewServer(h)
 	defer plain.Close()
-	tls, ca := tlsServer(t, h)
+	secure, ca := tlsServer(t, h)
 	tr := newTestTransport(t, &Transport{CAFile: ca})
-	for _, u := range []string{plain.URL, tls.URL} {
+	for _, u := range []string{plain.URL, secure.URL} {
 		for _, c := range []struct {
 			body     string
 			declared int64
@@ -994,6 +996,27 @@ func TestTransportPeerCertificatesPerConnection(t *testing.T) {
 			t.Errorf("request %d: wrong or no peer certificate", i)
 		}
 	}
+	// New connections: libcurl resumes the TLS session, and a resumed
+	// session has no chain in OpenSSL; the one seen at the full handshake
+	// is reported.
+	fresh := newTestTransport(t, &Transport{InsecureSkipVerify: true, DisableKeepAlives: true})
+	resumed := false
+	for i := range 3 {
+		resp, err := fresh.RoundTrip(mustRequest(t, "GET", a.URL, nil))
+		must(t, err)
+		resp.Body.Close()
+		st := resp.TLS
+		if st == nil || len(st.PeerCertificates) == 0 || !st.PeerCertificates[0].Equal(a.Certificate()) {
+			t.Errorf("new connection %d (resumed %v): wrong or no peer certificate", i, st != nil && st.DidResume)
+		} else if st.Version != tls.VersionTLS13 || st.CipherSuite == 0 || st.ServerName != "" {
+			t.Errorf("resp.TLS: version %x, cipher %x, server name %q", st.Version, st.CipherSuite, st.ServerName)
+		}
+		resumed = resumed || st != nil && st.DidResume
+	}
+	// libcurl 8.x resumes TLS 1.3 sessions here; 7.88 makes full handshakes.
+	if resumed != (versionNum >= 0x080000) {
+		t.Errorf("libcurl %s: resumed %v", versionString(), resumed)
+	}
 }
 
 // TestTransportGuard: the Sockets toolkit reaches every request; a refusal
@@ -1170,5 +1193,72 @@ func TestTransportDroppedFreesHandles(t *testing.T) {
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTransportCallbackPanic: a panic in a toolkit callback is raised again
+// in the goroutine of the request, and its handle is not reused.
+func TestTransportCallbackPanic(t *testing.T) {
+	noLeaks(t)
+	srv, got := echoServer(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	tr := newTestTransport(t, &Transport{Sockets: &Sockets{Control: []func(string, string, syscall.RawConn) error{
+		func(string, string, syscall.RawConn) error {
+			if fail.Load() {
+				panic("control hook")
+			}
+			return nil
+		},
+	}}})
+	v, panicked := capturedPanic(func() { tr.RoundTrip(mustRequest(t, "GET", srv.URL, nil)) })
+	if !panicked || v != "control hook" {
+		t.Fatalf("RoundTrip: panicked %v with %v", panicked, v)
+	}
+	fail.Store(false)
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", srv.URL, nil))
+	must(t, err)
+	resp.Body.Close()
+	<-got
+}
+
+// TestTransportEngineClosed: closing the engine ends the requests in flight,
+// the ones waiting for headers and the ones being read, and refuses more.
+func TestTransportEngineClosed(t *testing.T) {
+	noLeaks(t)
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/body" {
+			io.WriteString(w, "some")
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	eng := NewEngine(WithShards(1))
+	tr := &Transport{Engine: eng}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", srv.URL+"/body", nil))
+	must(t, err)
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := tr.RoundTrip(mustRequest(t, "GET", srv.URL+"/headers", nil))
+		waiting <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	must(t, eng.Close())
+	if err := <-waiting; !errors.Is(err, ErrEngineClosed) {
+		t.Errorf("waiting for headers: %v, want ErrEngineClosed", err)
+	}
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, ErrEngineClosed) {
+		t.Errorf("reading: %v, want ErrEngineClosed", err)
+	}
+	resp.Body.Close()
+	if _, err := tr.RoundTrip(mustRequest(t, "GET", srv.URL, nil)); !errors.Is(err, ErrEngineClosed) {
+		t.Errorf("after Close: %v, want ErrEngineClosed", err)
 	}
 }

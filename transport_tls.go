@@ -49,24 +49,30 @@ func (x *exchange) tlsState() *tls.ConnectionState {
 	return st
 }
 
-// peerChain returns the parsed certificates of ssl's peer. The last chain
-// parsed for each connection is kept: its requests after the first only
-// compare the DER of their leaf.
+// peerChain returns the parsed certificates of ssl's peer. A resumed
+// session has only the leaf: its chain is the one this process saw at the
+// full handshake with that leaf, if it still keeps it. Parsed chains are
+// kept by their leaf, so that requests after the first only compare DER.
 func peerChain(ssl uintptr, n int) []*x509.Certificate {
-	ders := make([][]byte, 0, n)
+	ders := make([][]byte, 0, max(n, 1))
 	for i := range n {
-		var p *C.uchar
-		l := C.curlsock_tls_cert(C.uintptr_t(ssl), C.int(i), &p)
-		if l < 0 {
+		der, ok := tlsDER(func(p **C.uchar) C.int { return C.curlsock_tls_cert(C.uintptr_t(ssl), C.int(i), p) })
+		if !ok {
 			return nil
 		}
-		ders = append(ders, C.GoBytes(unsafe.Pointer(p), l))
-		C.free(unsafe.Pointer(p))
+		ders = append(ders, der)
 	}
-	if len(ders) == 0 {
-		return nil
+	if n == 0 {
+		leaf, ok := tlsDER(func(p **C.uchar) C.int { return C.curlsock_tls_leaf(C.uintptr_t(ssl), p) })
+		if !ok {
+			return nil
+		}
+		if certs := chains.get(leaf, nil); certs != nil {
+			return certs
+		}
+		ders = append(ders, leaf)
 	}
-	if certs := chains.get(ssl, ders); certs != nil {
+	if certs := chains.get(ders[0], ders); certs != nil {
 		return certs
 	}
 	certs := make([]*x509.Certificate, 0, len(ders))
@@ -77,25 +83,42 @@ func peerChain(ssl uintptr, n int) []*x509.Certificate {
 		}
 		certs = append(certs, c)
 	}
-	chains.put(ssl, certs)
+	if n > 0 {
+		chains.put(certs)
+	}
 	return certs
 }
 
-// chains keeps parsed chains by SSL object; an entry is used only when the
-// DER is the same, so an address reused by another connection is harmless.
-var chains = chainTable{m: map[uintptr][]*x509.Certificate{}}
+// tlsDER copies out the DER that get writes into a C buffer.
+func tlsDER(get func(**C.uchar) C.int) ([]byte, bool) {
+	var p *C.uchar
+	l := get(&p)
+	if l < 0 {
+		return nil, false
+	}
+	der := C.GoBytes(unsafe.Pointer(p), l)
+	C.free(unsafe.Pointer(p))
+	return der, true
+}
+
+// chains keeps parsed chains by the DER of their leaf.
+var chains = chainTable{m: map[string][]*x509.Certificate{}}
 
 const maxChains = 1024
 
 type chainTable struct {
 	mu sync.Mutex
-	m  map[uintptr][]*x509.Certificate
+	m  map[string][]*x509.Certificate
 }
 
-func (t *chainTable) get(ssl uintptr, ders [][]byte) []*x509.Certificate {
+// get returns the chain kept for leaf; with ders, only if it is that one.
+func (t *chainTable) get(leaf []byte, ders [][]byte) []*x509.Certificate {
 	t.mu.Lock()
-	certs := t.m[ssl]
+	certs := t.m[string(leaf)]
 	t.mu.Unlock()
+	if ders == nil || certs == nil {
+		return certs
+	}
 	if len(certs) != len(ders) {
 		return nil
 	}
@@ -107,11 +130,11 @@ func (t *chainTable) get(ssl uintptr, ders [][]byte) []*x509.Certificate {
 	return certs
 }
 
-func (t *chainTable) put(ssl uintptr, certs []*x509.Certificate) {
+func (t *chainTable) put(certs []*x509.Certificate) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.m) >= maxChains {
-		clear(t.m) // connections come and go; an emptied table only costs parsing
+		clear(t.m) // an emptied table only costs parsing again
 	}
-	t.m[ssl] = certs
+	t.m[string(certs[0].Raw)] = certs
 }
