@@ -2,6 +2,11 @@
 
 package curl
 
+/*
+#include "callbacks.h"
+*/
+import "C"
+
 import (
 	"context"
 	"encoding/base64"
@@ -372,22 +377,16 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 	if method == "" {
 		method = http.MethodGet
 	}
-	set := func(opt int, v any) error {
-		if err := e.Setopt(opt, v); err != nil {
-			return fmt.Errorf("curlsock: transport: %w", err)
-		}
-		return nil
-	}
-	opts := []optVal{
-		{OPT_URL, target},
-		{OPT_PATH_AS_IS, 1},
-		{OPT_NOSIGNAL, 1},
-		{OPT_SUPPRESS_CONNECT_HEADERS, 1},
-		{OPT_HTTPHEADER, tr.headerLines(req, x)},
-	}
+	// Plain numbers go to libcurl directly; Setopt's checks are for the
+	// options curlsock governs (OPT_URL, lists, the proxy).
+	longs := make([]longOpt, 0, 10)
+	longs = append(longs, longOpt{C.CURLOPT_PATH_AS_IS, 1}, longOpt{C.CURLOPT_NOSIGNAL, 1},
+		longOpt{C.CURLOPT_SUPPRESS_CONNECT_HEADERS, 1})
+	opts := make([]optVal, 0, 6)
+	opts = append(opts, optVal{OPT_URL, target}, optVal{OPT_HTTPHEADER, tr.headerLines(req, x)})
 	switch {
 	case method == http.MethodHead:
-		opts = append(opts, optVal{OPT_NOBODY, 1})
+		longs = append(longs, longOpt{C.CURLOPT_NOBODY, 1})
 	case x.up != nil || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
 		// Every body goes as an upload: libcurl adds no Content-Type to it
 		// (as it would to a POST), and a body of unknown length is sent
@@ -397,7 +396,8 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 		if x.up != nil {
 			size = x.up.size
 		}
-		opts = append(opts, []optVal{{OPT_UPLOAD, 1}, {OPT_INFILESIZE_LARGE, size}, {OPT_CUSTOMREQUEST, method}}...)
+		longs = append(longs, longOpt{C.CURLOPT_UPLOAD, 1})
+		opts = append(opts, optVal{OPT_INFILESIZE_LARGE, size}, optVal{OPT_CUSTOMREQUEST, method})
 	case method != http.MethodGet:
 		opts = append(opts, optVal{OPT_CUSTOMREQUEST, method})
 	}
@@ -418,23 +418,29 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 		opts = append(opts, optVal{OPT_REQUEST_TARGET, u.RequestURI()})
 	}
 	if tr.InsecureSkipVerify {
-		opts = append(opts, []optVal{{OPT_SSL_VERIFYPEER, 0}, {OPT_SSL_VERIFYHOST, 0}}...)
+		longs = append(longs, longOpt{C.CURLOPT_SSL_VERIFYPEER, 0}, longOpt{C.CURLOPT_SSL_VERIFYHOST, 0})
 	}
 	if tr.CAFile != "" {
 		opts = append(opts, optVal{OPT_CAINFO, tr.CAFile})
 	}
 	if tr.ConnectTimeout > 0 {
-		opts = append(opts, optVal{OPT_CONNECTTIMEOUT_MS, int(max(tr.ConnectTimeout.Milliseconds(), 1))})
+		longs = append(longs, longOpt{C.CURLOPT_CONNECTTIMEOUT_MS, max(tr.ConnectTimeout.Milliseconds(), 1)})
 	}
 	if tr.IdleConnTimeout > 0 {
-		opts = append(opts, optVal{OPT_MAXAGE_CONN, int(max(tr.IdleConnTimeout/time.Second, 1))})
+		longs = append(longs, longOpt{C.CURLOPT_MAXAGE_CONN, int64(max(tr.IdleConnTimeout/time.Second, 1))})
 	}
 	if tr.DisableKeepAlives || req.Close {
-		opts = append(opts, optVal{OPT_FORBID_REUSE, 1})
+		longs = append(longs, longOpt{C.CURLOPT_FORBID_REUSE, 1})
+	}
+	p := e.handle()
+	for _, o := range longs {
+		if rc := C.curlsock_setopt_long(p, o.opt, C.long(o.v)); rc != C.CURLE_OK {
+			return fmt.Errorf("curlsock: transport: %s: %w", optionName(int(o.opt)), CurlError(rc))
+		}
 	}
 	for _, o := range opts {
-		if err := set(o.opt, o.v); err != nil {
-			return err
+		if err := e.Setopt(o.opt, o.v); err != nil {
+			return fmt.Errorf("curlsock: transport: %w", err)
 		}
 	}
 	if err := e.setSink(x); err != nil {
@@ -446,6 +452,12 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 		}
 	}
 	return nil
+}
+
+// longOpt is a numeric option libcurl takes as a long.
+type longOpt struct {
+	opt C.CURLoption
+	v   int64
 }
 
 // optVal is an option and its value.

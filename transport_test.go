@@ -1262,3 +1262,31 @@ func TestTransportEngineClosed(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrEngineClosed", err)
 	}
 }
+
+// TestTransportTimeouts: ConnectTimeout bounds connecting; IdleConnTimeout
+// retires a kept connection.
+func TestTransportTimeouts(t *testing.T) {
+	noLeaks(t)
+	if hole := blackHole(t, "tcp4", 0); hole != "" {
+		tr := newTestTransport(t, &Transport{ConnectTimeout: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+hole+"/", nil)
+		if _, err := tr.RoundTrip(req); !errors.Is(err, CurlError(E_OPERATION_TIMEDOUT)) {
+			t.Errorf("connecting to a black hole: %v, want CURLE_OPERATION_TIMEDOUT", err)
+		}
+	}
+	srv := newServer(t, "tcp4")
+	tr := newTestTransport(t, &Transport{IdleConnTimeout: time.Second})
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(2100 * time.Millisecond) // libcurl counts whole seconds
+		}
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", srv.url("/"), nil))
+		must(t, err)
+		resp.Body.Close()
+	}
+	if n := srv.Conns(); n != 2 {
+		t.Errorf("IdleConnTimeout: %d connections, want 2", n)
+	}
+}
