@@ -176,9 +176,9 @@ func (eng *Engine) start(ctx context.Context, e *CURL, bind func(*transfer)) (*t
 // CloseIdleConnections closes the connections the engine's shards keep
 // idle. libcurl cannot close a multi's idle connections while transfers run
 // on it, so each shard replaces its multi by a new one when it next has no
-// transfer in flight: at once for an idle shard, later for a busy one.
-// Their connections close through the close-socket callbacks they were
-// made with, as at Close.
+// transfer in flight: for an idle shard before any transfer started after
+// this call, for a busy one later. Their connections close through the
+// close-socket callbacks they were made with, as at Close.
 func (eng *Engine) CloseIdleConnections() {
 	for i := range eng.shards {
 		es := &eng.shards[i]

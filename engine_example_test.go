@@ -138,3 +138,71 @@ func ExampleDo() {
 	fmt.Println(string(body))
 	// Output: hello
 }
+
+// CloseIdleConnections closes the connections an engine keeps for reuse:
+// here the next transfer has to connect again.
+func ExampleEngine_CloseIdleConnections() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	eng := curl.NewEngine()
+	defer eng.Close()
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	easy.Setopt(curl.OPT_URL, srv.URL)
+	for i := range 3 {
+		if i == 2 {
+			eng.CloseIdleConnections()
+		}
+		if err := eng.Do(context.Background(), easy); err != nil {
+			fmt.Println(err)
+			return
+		}
+		n, _ := easy.Getinfo(curl.INFO_NUM_CONNECTS)
+		fmt.Println("new connections:", n)
+	}
+	// Output:
+	// new connections: 1
+	// new connections: 0
+	// new connections: 1
+}
+
+// Pause from another goroutine while the transfer runs on an engine: the
+// shard runs it between two rounds.
+func ExampleCURL_Pause() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 1<<20))
+	}))
+	defer srv.Close()
+
+	easy := curl.EasyInit()
+	defer easy.Cleanup()
+	easy.Setopt(curl.OPT_URL, srv.URL)
+	var mu sync.Mutex
+	got := 0
+	started := make(chan struct{})
+	easy.Setopt(curl.OPT_WRITEFUNCTION, func(b []byte, _ any) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if got == 0 {
+			close(started)
+		}
+		got += len(b)
+		return true
+	})
+	done := make(chan error)
+	go func() { done <- curl.Do(context.Background(), easy) }()
+	<-started
+	fmt.Println(easy.Pause(curl.PAUSE_RECV)) // the transfer waits
+	time.Sleep(10 * time.Millisecond)
+	fmt.Println(easy.Pause(curl.PAUSE_CONT)) // and goes on
+	fmt.Println(<-done)
+	mu.Lock()
+	fmt.Println(got)
+	mu.Unlock()
+	// Output:
+	// <nil>
+	// <nil>
+	// <nil>
+	// 1048576
+}

@@ -258,7 +258,12 @@ func (s *shard) commands() {
 		case cmdPause:
 			s.pause(c)
 		case cmdRecycle:
+			// At once if idle, so that the adds queued after it get
+			// the new multi.
 			s.recycle = true
+			if len(s.transfers) == 0 {
+				s.renew()
+			}
 		}
 	}
 	clear(s.batch)
