@@ -1037,6 +1037,13 @@ func TestTransportGuard(t *testing.T) {
 	if len(trace.Events()) == 0 {
 		t.Error("the trace saw nothing")
 	}
+	errHook := errors.New("hook says no")
+	hooked := newTestTransport(t, &Transport{Sockets: &Sockets{Control: []func(string, string, syscall.RawConn) error{
+		func(string, string, syscall.RawConn) error { return errHook },
+	}}})
+	if _, err := hooked.RoundTrip(mustRequest(t, "GET", srv.url("/"), nil)); !errors.Is(err, errHook) {
+		t.Errorf("a Control hook's refusal: %v, want the hook's error", err)
+	}
 	bad := newTestTransport(t, &Transport{Sockets: &Sockets{Protocols: []string{"gopher-nothing"}}})
 	if _, err := bad.RoundTrip(mustRequest(t, "GET", srv.url("/"), nil)); err == nil {
 		t.Error("a Sockets that cannot be installed must fail the request")
@@ -1086,6 +1093,50 @@ func TestTransportProxy(t *testing.T) {
 	get(newTestTransport(t, &Transport{Proxy: http.ProxyURL(pu)}))
 	if n := proxied.Load(); n != 1 {
 		t.Errorf("Proxy set: %d proxied requests, want 1", n)
+	}
+}
+
+// TestTransportProxyConnect: an https request through a proxy goes in a
+// CONNECT tunnel; the proxy's own response is not the request's.
+func TestTransportProxyConnect(t *testing.T) {
+	noLeaks(t)
+	origin, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "through the tunnel")
+	}))
+	var tunnels atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		tunnels.Add(1)
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer up.Close()
+		w.Header().Set("X-Proxy", "tunnel")
+		w.WriteHeader(http.StatusOK)
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// Plain copies: a TCP-to-TCP io.Copy splices through pipes that
+		// Go keeps in a pool, which the fd check would count.
+		go io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{rw})
+		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	tr := newTestTransport(t, &Transport{CAFile: ca, Proxy: http.ProxyURL(pu)})
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", origin.URL+"/", nil))
+	must(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "through the tunnel" || resp.Header.Get("X-Proxy") != "" || tunnels.Load() != 1 {
+		t.Errorf("got %q, header %v, %d tunnels", b, resp.Header, tunnels.Load())
 	}
 }
 
