@@ -1059,12 +1059,12 @@ func TestTransportProxy(t *testing.T) {
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxied.Add(1)
 		if !r.URL.IsAbs() {
-			http.Error(w, "not a proxy request", 400)
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
 			return
 		}
 		resp, err := http.DefaultTransport.RoundTrip(r.Clone(context.Background()))
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
