@@ -170,8 +170,13 @@ func ExampleEngine_CloseIdleConnections() {
 // Pause from another goroutine while the transfer runs on an engine: the
 // shard runs it between two rounds.
 func ExampleCURL_Pause() {
+	more := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(make([]byte, 1<<20))
+		w.Header().Set("Content-Length", "1048576")
+		w.Write(make([]byte, 1024))
+		w.(http.Flusher).Flush()
+		<-more
+		w.Write(make([]byte, 1<<20-1024))
 	}))
 	defer srv.Close()
 
@@ -194,6 +199,7 @@ func ExampleCURL_Pause() {
 	go func() { done <- curl.Do(context.Background(), easy) }()
 	<-started
 	fmt.Println(easy.Pause(curl.PAUSE_RECV)) // the transfer waits
+	close(more)
 	time.Sleep(10 * time.Millisecond)
 	fmt.Println(easy.Pause(curl.PAUSE_CONT)) // and goes on
 	fmt.Println(<-done)

@@ -1187,8 +1187,13 @@ func TestTransportDefaultEngine(t *testing.T) {
 // shard.
 func TestPauseFromAnotherGoroutine(t *testing.T) {
 	noLeaks(t)
+	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(make([]byte, 4<<20))
+		w.Header().Set("Content-Length", strconv.Itoa(4<<20))
+		w.Write(make([]byte, 64<<10))
+		w.(http.Flusher).Flush()
+		<-release // the transfer is still running when the test pauses it
+		w.Write(make([]byte, 4<<20-64<<10))
 	}))
 	defer srv.Close()
 	eng := NewEngine(WithShards(1))
@@ -1208,10 +1213,11 @@ func TestPauseFromAnotherGoroutine(t *testing.T) {
 	go func() { done <- eng.Do(context.Background(), e) }()
 	<-first
 	must(t, e.Pause(PAUSE_RECV))
-	n := got.Load()
+	close(release)
 	time.Sleep(100 * time.Millisecond)
-	if m := got.Load(); m > n+16<<10 {
-		t.Errorf("paused, yet %d more bytes arrived", m-n)
+	// libcurl may deliver what it had read before the pause.
+	if n := got.Load(); n > 128<<10 {
+		t.Errorf("paused, yet %d bytes arrived", n)
 	}
 	must(t, e.Pause(PAUSE_CONT))
 	must(t, <-done)
