@@ -306,12 +306,20 @@ func (s *shard) cancel(t *transfer, err error) {
 
 // pause runs curl_easy_pause for a transfer still in the multi; resuming
 // may deliver held data to its write callback at once. An error of
-// curl_easy_pause is the transfer's (isahc #97): it ends with it.
+// curl_easy_pause is the transfer's (isahc #97): it ends with it. Except
+// CURLE_BAD_FUNCTION_ARGUMENT, libcurl's answer for a transfer without a
+// connection (not connected yet, or done and not yet collected): there is
+// nothing to pause or resume, and the transfer goes on.
 func (s *shard) pause(c command) {
 	var err error
 	p := c.t.e.reg.ptr
 	if s.transfers[p] == c.t {
-		if rc := C.curlsock_shard_pause(s.c, c.t.e.handle(), C.int(c.bits), C.uintptr_t(s.frame.id)); rc != C.CURLE_OK {
+		rc := C.curlsock_shard_pause(s.c, c.t.e.handle(), C.int(c.bits), C.uintptr_t(s.frame.id))
+		switch rc {
+		case C.CURLE_OK:
+		case C.CURLE_BAD_FUNCTION_ARGUMENT:
+			err = CurlError(rc)
+		default:
 			err = CurlError(rc)
 			s.cancel(c.t, err)
 		}
