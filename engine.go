@@ -180,11 +180,16 @@ func (eng *Engine) start(ctx context.Context, e *CURL, bind func(*transfer)) (*t
 // this call, for a busy one later. Their connections close through the
 // close-socket callbacks they were made with, as at Close.
 func (eng *Engine) CloseIdleConnections() {
+	eng.submitAll(command{kind: cmdRecycle})
+}
+
+// submitAll sends c to every shard that has started.
+func (eng *Engine) submitAll(c command) {
 	for i := range eng.shards {
 		es := &eng.shards[i]
 		es.mu.Lock()
 		if es.s != nil {
-			_ = es.s.submit(command{kind: cmdRecycle})
+			_ = es.s.submit(c)
 		}
 		es.mu.Unlock()
 	}
@@ -277,14 +282,7 @@ func (eng *Engine) Close() error {
 	if eng.closed.Swap(true) {
 		return nil
 	}
-	for i := range eng.shards {
-		es := &eng.shards[i]
-		es.mu.Lock()
-		if es.s != nil {
-			_ = es.s.submit(command{kind: cmdClose})
-		}
-		es.mu.Unlock()
-	}
+	eng.submitAll(command{kind: cmdClose})
 	eng.wg.Wait()
 	return nil
 }

@@ -33,6 +33,24 @@ void curlsock_shard_thread_reset(void) {
 	shard_current = 0;
 }
 
+// A call into the multi runs as the shard's frame: callbacks find their
+// curlsock call by it, and a nested Do finds the shard it would wait for.
+typedef struct {
+	curlsock_frame_state frame;
+	uintptr_t shard;
+} shard_call;
+
+static shard_call shard_enter(uintptr_t frame) {
+	shard_call saved = {curlsock_frame_enter(frame), shard_current};
+	shard_current = frame;
+	return saved;
+}
+
+static void shard_leave(shard_call saved) {
+	shard_current = saved.shard;
+	curlsock_frame_leave(saved.frame);
+}
+
 static int shard_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
 	curlsock_shard *s = userp;
 	(void)e;
@@ -191,9 +209,7 @@ void curlsock_shard_round(curlsock_shard *s, uintptr_t frame) {
 	r->events = r->woken = r->more = r->ndone = 0;
 	r->mrc = CURLM_OK;
 	struct epoll_event evs[CURLSOCK_ROUND_MAX];
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	int n = epoll_wait(s->epfd, evs, CURLSOCK_ROUND_MAX, 0);
 	for (int i = 0; i < n; i++) {
 		int fd = evs[i].data.fd;
@@ -221,33 +237,26 @@ void curlsock_shard_round(curlsock_shard *s, uintptr_t frame) {
 	// Removals may have moved libcurl's timer (PIPEWAIT-pending transfers).
 	shard_timers(s);
 	shard_arm_timer(s);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 }
 
 CURLMcode curlsock_shard_add(curlsock_shard *s, CURL *e, uintptr_t frame) {
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	CURLMcode rc = curl_multi_add_handle(s->multi, e);
 	// libcurl asked for a 0 timeout: the transfer starts now.
 	if (rc == CURLM_OK)
 		shard_timers(s);
 	shard_arm_timer(s);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 	return rc;
 }
 
 CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	CURLMcode rc = curl_multi_remove_handle(s->multi, e);
 	shard_timers(s);
 	shard_arm_timer(s);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 	return rc;
 }
 
@@ -255,15 +264,12 @@ CURLMcode curlsock_shard_remove(curlsock_shard *s, CURL *e, uintptr_t frame) {
 // goroutine driving the shard, outside any callback: resuming may deliver
 // held data to the write callback before it returns.
 CURLcode curlsock_shard_pause(curlsock_shard *s, CURL *e, int bitmask, uintptr_t frame) {
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	CURLcode rc = curl_easy_pause(e, bitmask);
 	// Resuming asks for a 0 timeout: the transfer goes on now.
 	shard_timers(s);
 	shard_arm_timer(s);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 	return rc;
 }
 
@@ -276,12 +282,9 @@ CURLMcode curlsock_shard_recycle(curlsock_shard *s, uintptr_t frame) {
 	CURLM *m = shard_multi(s);
 	if (m == NULL)
 		return CURLM_OUT_OF_MEMORY;
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	CURLMcode rc = curl_multi_cleanup(s->multi);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 	s->multi = m;
 	s->timer_set = s->arm_pending = 0;
 	s->timeout = -1;
@@ -292,12 +295,9 @@ CURLMcode curlsock_shard_recycle(curlsock_shard *s, uintptr_t frame) {
 // curlsock_shard_free closes the multi (its cached connections close
 // through their close-socket callbacks) and the shard's descriptors.
 CURLMcode curlsock_shard_free(curlsock_shard *s, uintptr_t frame) {
-	curlsock_frame_state saved = curlsock_frame_enter(frame);
-	uintptr_t saved_shard = shard_current;
-	shard_current = frame;
+	shard_call saved = shard_enter(frame);
 	CURLMcode rc = curl_multi_cleanup(s->multi);
-	shard_current = saved_shard;
-	curlsock_frame_leave(saved);
+	shard_leave(saved);
 	if (rc != CURLM_OK)
 		return rc;
 	s->multi = NULL;
