@@ -75,7 +75,8 @@ demo: deps
 # against a local nginx, curlsock's Go socket callbacks against C ones,
 # go-curl and pycurl. Installs nginx-light and python3-pycurl when missing,
 # prints one markdown table and writes it to bench/results.md; then the
-# engine benchmark (bench-engine, below). Not part of `make test`. Flags:
+# engine and Transport benchmarks (bench-engine, bench-transport, below).
+# Not part of `make test`. Flags:
 # make bench BENCHFLAGS="-rounds 11 -n 500"; against libcurl 8.x (as
 # test-curl8 does): make bench BENCH_CURL8=1.
 MICRO_COUNT ?= 5
@@ -100,6 +101,7 @@ bench: deps
 	echo "$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)"; \
 	$(GO) run ./bench -micro $$micro $$out $(BENCHFLAGS)
 	@$(MAKE) --no-print-directory bench-engine
+	@$(MAKE) --no-print-directory bench-transport
 
 # The engine benchmark (bench/engine/, BENCHMARKS.md "Engine"): 10,000
 # transfers at once (threads, memory per transfer), throughput against nginx
@@ -123,6 +125,32 @@ bench-engine: deps
 	fi; \
 	echo "$(GO) run ./bench/engine $$out $(ENGINEFLAGS)"; \
 	$(GO) run ./bench/engine $$out $(ENGINEFLAGS)
+
+# The Transport benchmark (bench/transport/, BENCHMARKS.md "Transport"):
+# http.Client over curl.Transport against http.Client over net/http's
+# http.Transport, variants interleaved round by round, against nginx: small
+# GETs keep-alive and with fresh connections (DisableKeepAlives), 1 and 64
+# at once (requests/s, CPU per request); a 1 GiB download read with io.Copy
+# and a 64 MiB one read slowly (MB/s, growth of RSS and Go heap). About 2
+# minutes; writes bench/transport-results.md (bench/transport-results-curl8.md
+# with BENCH_CURL8=1). Flags: make bench-transport TRANSPORTFLAGS="-quick"
+# (under a minute), TRANSPORTFLAGS="-rounds 5 -dl-rounds 3 -dur 2s",
+# TRANSPORTFLAGS="-variants curl -cases ka64 -cpuprofile curl.pprof -out ''";
+# go run ./bench/transport -h lists them.
+TRANSPORTFLAGS ?=
+.PHONY: bench-transport
+bench-transport: deps
+	@{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || { \
+		echo "installing nginx-light" >&2; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+	@set -e; out="-out bench/transport-results.md"; \
+	if [ -n "$(BENCH_CURL8)" ]; then \
+		E=$$(scripts/curl8.sh $(CURL8_PREFIX)); eval "$$E"; out="-out bench/transport-results-curl8.md"; \
+	fi; \
+	echo "$(GO) run ./bench/transport $$out $(TRANSPORTFLAGS)"; \
+	$(GO) run ./bench/transport $$out $(TRANSPORTFLAGS)
 
 # The long stress run (stress_test.go): CURLSOCK_STRESS goroutines × transfers
 # against loopback servers — successes, refusals, connect timeouts, sockopt
