@@ -18,22 +18,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	curl "github.com/curlsock/curlsock"
-	"golang.org/x/sys/unix"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 //go:embed pycurl_bench.py
@@ -58,7 +53,7 @@ func main() {
 		serverKind = flag.String("server", "auto", "auto (nginx, else Go), nginx or go")
 		size       = flag.Int("size", 1024, "size of the static file, in bytes")
 		python     = flag.String("python", "", "Python with pycurl (default: /usr/bin/python3, then python3 in PATH)")
-		out        = flag.String("out", defaultOut(), "also write the table to this file (\"\" for none)")
+		out        = flag.String("out", benchkit.DefaultOut("results.md"), "also write the table to this file (\"\" for none)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the timed rounds to this file")
 		profileHz  = flag.Int("profile-hz", 500, "CPU profile sampling rate (Go's default is 100)")
 		memprofile = flag.String("memprofile", "", "write an allocation profile (every allocation sampled) of the timed rounds to this file")
@@ -88,29 +83,6 @@ func main() {
 	}
 }
 
-// The cleanups that must also run when the benchmark is interrupted: the
-// server, the pycurl children, temporary files. Run in reverse order, once.
-var cleanups struct {
-	sync.Mutex
-	fs []func()
-}
-
-func atExit(f func()) {
-	cleanups.Lock()
-	cleanups.fs = append(cleanups.fs, f)
-	cleanups.Unlock()
-}
-
-func runCleanups() {
-	cleanups.Lock()
-	fs := cleanups.fs
-	cleanups.fs = nil
-	cleanups.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
-}
-
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 	os.Exit(1)
@@ -123,13 +95,6 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func defaultOut() string {
-	if st, err := os.Stat("bench"); err == nil && st.IsDir() {
-		return filepath.Join("bench", "results.md")
-	}
-	return "results.md"
-}
-
 func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, python, out, cpuprofile string, profileHz int, memprofile, microTable string) error {
 	want := map[string]bool{}
 	for _, k := range strings.Split(only, ",") {
@@ -138,40 +103,32 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 		}
 	}
 
-	var allowed unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
-		return err
-	}
+	var err error
 	if cpu == -2 {
-		cpu = -1
-		for i := 0; i < len(allowed)*64; i++ {
-			if allowed.IsSet(i) {
-				cpu = i
-			}
-		}
-	} else if cpu >= 0 && !allowed.IsSet(cpu) {
-		return fmt.Errorf("-cpu %d: not a CPU this process may use", cpu)
+		cpu, err = benchkit.LastCPU()
+	} else if cpu >= 0 {
+		err = benchkit.CheckCPU(cpu)
+	}
+	if err != nil {
+		return err
 	}
 	pinCPU = cpu
 	srv, err := startServer(serverKind, size, cpu)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	defer runCleanups()
-	atExit(srv.stop)
+	defer benchkit.RunCleanups()
+	benchkit.AtExit(srv.stop)
 
 	if cpu >= 0 {
 		// Keep GOMAXPROCS as it is (the machine's CPUs, or $GOMAXPROCS),
 		// whatever the runtime makes of the pinned threads.
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		runCleanups()
+	benchkit.OnSignal(func(s os.Signal) {
+		benchkit.RunCleanups()
 		fatalf("stopped by %v", s)
-	}()
+	})
 	fmt.Fprintf(os.Stderr, "bench: %s serving %d bytes at %s\n", srv.version, size, srv.url)
 
 	py := ""
@@ -184,7 +141,7 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 			if err != nil {
 				return err
 			}
-			atExit(func() { os.RemoveAll(dir) })
+			benchkit.AtExit(func() { os.RemoveAll(dir) })
 			script = filepath.Join(dir, "pycurl_bench.py")
 			if err := os.WriteFile(script, pycurlScript, 0o644); err != nil {
 				return err
@@ -267,7 +224,7 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 		}
 		v.runner = r
 		if v.python {
-			atExit(r.close) // also on a signal: stop it before the server
+			benchkit.AtExit(r.close) // also on a signal: stop it before the server
 		} else {
 			defer r.close()
 		}
@@ -310,7 +267,7 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 		}()
 	}
 
-	loadBefore := loadavg()
+	loadBefore := benchkit.Loadavg(1)
 	start := time.Now()
 	for r := 0; r < rounds; r++ {
 		// Rotate the order so that no variant always follows the same one.
@@ -332,7 +289,7 @@ func run(rounds, n, warmup, conc int, only, serverKind string, size, cpu int, py
 	}
 
 	table := microTable + report(vs, reportInfo{rounds: rounds, n: n, conc: conc, size: size, srv: srv, python: py, elapsed: elapsed,
-		loadBefore: loadBefore, loadAfter: loadavg(), cpu: pinCPU})
+		loadBefore: loadBefore, loadAfter: benchkit.Loadavg(1), cpu: pinCPU})
 	fmt.Print(table)
 	if out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -362,18 +319,6 @@ type reportInfo struct {
 	elapsed               time.Duration
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func (v *variant) col(f func(sample) float64) []float64 {
 	var xs []float64
 	for _, s := range v.samples {
@@ -382,17 +327,17 @@ func (v *variant) col(f func(sample) float64) []float64 {
 	return xs
 }
 
-func (v *variant) tps() float64 { return median(v.col(sample.tps)) }
+func (v *variant) tps() float64 { return benchkit.Median(v.col(sample.tps)) }
 
 // cpuUs is the median client CPU time per transfer, in µs.
 func (v *variant) cpuUs() float64 {
-	return median(v.col(func(s sample) float64 { return s.cpuSeconds / float64(s.transfers) * 1e6 }))
+	return benchkit.Median(v.col(func(s sample) float64 { return s.cpuSeconds / float64(s.transfers) * 1e6 }))
 }
 
 // thrUs is the median CPU time per transfer of the thread that drove
 // libcurl, in µs.
 func (v *variant) thrUs() float64 {
-	return median(v.col(func(s sample) float64 { return s.thrSeconds / float64(s.transfers) * 1e6 }))
+	return benchkit.Median(v.col(func(s sample) float64 { return s.thrSeconds / float64(s.transfers) * 1e6 }))
 }
 
 // pairedRatio returns the median and range of the per-round ratios x/y of
@@ -403,7 +348,7 @@ func pairedRatio(x, y *variant) (med, lo, hi float64) {
 	for i := range min(len(x.samples), len(y.samples)) {
 		rs = append(rs, x.samples[i].tps()/y.samples[i].tps())
 	}
-	return median(rs), slices.Min(rs), slices.Max(rs)
+	return benchkit.Median(rs), slices.Min(rs), slices.Max(rs)
 }
 
 // pairedOverhead is the median over rounds of 1/x − 1/y, in µs per transfer.
@@ -412,7 +357,7 @@ func pairedOverhead(x, y *variant) float64 {
 	for i := range min(len(x.samples), len(y.samples)) {
 		ds = append(ds, 1e6/x.samples[i].tps()-1e6/y.samples[i].tps())
 	}
-	return median(ds)
+	return benchkit.Median(ds)
 }
 
 // fraction renders x/y as "1/N" (or "≤ 0" when x is not positive).
@@ -454,11 +399,13 @@ func report(vs []*variant, ri reportInfo) string {
 	}
 	w("## curlsock end-to-end benchmark\n\n")
 	w("%s; libcurl %s (Go variants); %s; %d rounds × %d sequential fresh-connection GETs (FORBID_REUSE) of a %d-byte file per variant",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), libcurlVersion(), ri.srv.version, ri.rounds, ri.n, ri.size)
+		benchkit.Timestamp(), libcurlVersion(), ri.srv.version, ri.rounds, ri.n, ri.size)
 	if byKey["m"] != nil || byKey["mc"] != nil {
 		w("; multi: %d batches of %d concurrent per round", (ri.n+ri.conc-1)/ri.conc, ri.conc)
 	}
-	w(".\ncurlsock %s; %s, %d CPUs (%s), Linux %s, %s", revision(), cpuModel(), runtime.NumCPU(), gomaxprocs(), kernel(), runtime.Version())
+	// The commit measured, "+changes" when the work tree's Go or C files differ.
+	rev := benchkit.Revision("--untracked-files=no", "--", "*.go", "*.c", "*.h")
+	w(".\ncurlsock %s; %s, %d CPUs (%s), Linux %s, %s", rev, benchkit.CPUModel(), runtime.NumCPU(), gomaxprocs(), benchkit.Kernel(), runtime.Version())
 	if pyVersion != "" {
 		w(", %s (%s)", pyVersion, ri.python)
 	}
@@ -482,8 +429,8 @@ func report(vs []*variant, ri reportInfo) string {
 		}
 		allocs, bytes := "—", "—"
 		if len(v.samples) > 0 && v.samples[0].goHeap {
-			allocs = fmt.Sprintf("%.1f", median(v.col(func(s sample) float64 { return float64(s.mallocs) / float64(s.transfers) })))
-			bytes = fmt.Sprintf("%.0f", median(v.col(func(s sample) float64 { return float64(s.allocBytes) / float64(s.transfers) })))
+			allocs = fmt.Sprintf("%.1f", benchkit.Median(v.col(func(s sample) float64 { return float64(s.mallocs) / float64(s.transfers) })))
+			bytes = fmt.Sprintf("%.0f", benchkit.Median(v.col(func(s sample) float64 { return float64(s.allocBytes) / float64(s.transfers) })))
 		}
 		w("| (%s) | %s | %.0f | %.1f | %s | %.0f–%.0f | %.1f | %.1f | %s | %s |\n",
 			v.key, v.what, tps, 1e6/tps, ratio, slices.Min(all), slices.Max(all), v.cpuUs(), v.thrUs(), allocs, bytes)
@@ -491,17 +438,11 @@ func report(vs []*variant, ri reportInfo) string {
 
 	w("\n### Goals\n\n")
 	a, c, f, g := byKey["a"], byKey["c"], byKey["f"], byKey["g"]
-	mark := func(ok bool) string {
-		if ok {
-			return "**met**"
-		}
-		return "**MISSED**"
-	}
 	if c != nil && base != nil {
 		r := c.tps() / base.tps()
 		pm, lo, hi := pairedRatio(c, base)
 		met := func(x float64) bool { return x >= 0.97 }
-		w("- (c)/(b) transfers/s = %s (goal ≥ 0.97): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), mark(met(r)), pm, lo, hi)
+		w("- (c)/(b) transfers/s = %s (goal ≥ 0.97): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), benchkit.Mark(met(r)), pm, lo, hi)
 	} else {
 		w("- (c)/(b): not measured (run variants b and c).\n")
 	}
@@ -517,7 +458,7 @@ func report(vs []*variant, ri reportInfo) string {
 				"goal curlsock ≤ 1/20 of pycurl's = %.2f µs: %s (curlsock's is %s of pycurl's). "+
 				"Medians of the per-round differences: %.2f µs and %.2f µs. "+
 				"By CPU time of the thread driving libcurl, less noisy: curlsock %.2f µs, pycurl %.2f µs (%s).\n",
-				oc, og, og/20, mark(oc <= og/20), fraction(oc, og), pc, pg, thrC, thrG, fraction(thrC, thrG))
+				oc, og, og/20, benchkit.Mark(oc <= og/20), fraction(oc, og), pc, pg, thrC, thrG, fraction(thrC, thrG))
 		} else {
 			w("- callback overhead per transfer: curlsock 1/c − 1/a = %.2f µs (per-round median %.2f µs; libcurl thread CPU %.2f µs); "+
 				"pycurl not measured (no python3-pycurl): goal not evaluated.\n", oc, pc, thrC)
@@ -536,7 +477,7 @@ func report(vs []*variant, ri reportInfo) string {
 		r := mc.tps() / m.tps()
 		pm, lo, hi := pairedRatio(mc, m)
 		met := func(x float64) bool { return x >= 0.95 }
-		w("- multi with callbacks / without = %s (goal ≥ 0.95): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), mark(met(r)), pm, lo, hi)
+		w("- multi with callbacks / without = %s (goal ≥ 0.95): %s. Per-round ratios: median %.3f, range %.3f–%.3f.\n", judged(r, 3, met), benchkit.Mark(met(r)), pm, lo, hi)
 	}
 	w("\nµs/transfer is 1e6 / median transfers/s (wall clock; one transfer at a time, except in the multi rows). " +
 		"Client CPU is the client process's user+system time per transfer (the Go benchmark's, or pycurl's Python's), server excluded; " +
@@ -545,57 +486,6 @@ func report(vs []*variant, ri reportInfo) string {
 	return b.String()
 }
 
-func libcurlVersion() string {
-	v := curl.Version()
-	if f := strings.Fields(v); len(f) > 0 {
-		return strings.TrimPrefix(f[0], "libcurl/")
-	}
-	return v
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-// revision names the curlsock commit measured (the work tree's, when run
-// from it), with "+changes" when its Go or C files differ from the commit.
-func revision() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "(commit unknown)"
-	}
-	rev := "commit " + strings.TrimSpace(string(out))
-	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "*.c", "*.h").Output()
-	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
-		rev += "+changes"
-	}
-	return rev
-}
-
-// loadavg is the 1-minute load average.
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
-		return f[0]
-	}
-	return "?"
-}
+func libcurlVersion() string { return benchkit.LibcurlVersion(curl.Version()) }
 
 func gomaxprocs() string { return fmt.Sprintf("GOMAXPROCS %d", runtime.GOMAXPROCS(0)) }
-
-func kernel() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return "?"
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 // microRow is one dispatch benchmark (BenchmarkDispatch/<name> in package
@@ -95,20 +97,20 @@ func microReport(rows []*microRow, version string) string {
 		d := microDescs[r.name]
 		x := "—"
 		if len(r.x) > 0 {
-			x = fmt.Sprintf("%s (%.2f–%.2f)", judged(median(r.x), 2, func(v float64) bool { return v <= 2 }), slices.Min(r.x), slices.Max(r.x))
+			x = fmt.Sprintf("%s (%.2f–%.2f)", judged(benchkit.Median(r.x), 2, func(v float64) bool { return v <= 2 }), slices.Min(r.x), slices.Max(r.x))
 		}
 		floor := "—"
 		if len(r.floor) > 0 {
-			floor = fmt.Sprintf("%.1f", median(r.floor))
+			floor = fmt.Sprintf("%.1f", benchkit.Median(r.floor))
 		}
 		verdict := ""
 		if d.goal {
 			verdict = "**MISSED**"
-			if median(r.x) <= 2 && median(r.allocs) == 0 {
+			if benchkit.Median(r.x) <= 2 && benchkit.Median(r.allocs) == 0 {
 				verdict = "met"
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %.0f | %s |\n", r.name, d.what, median(r.ns), floor, x, median(r.allocs), verdict)
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %.0f | %s |\n", r.name, d.what, benchkit.Median(r.ns), floor, x, benchkit.Median(r.allocs), verdict)
 	}
 	b.WriteString("\n")
 	return b.String()

@@ -16,6 +16,7 @@ import (
 
 	gocurl "github.com/andelf/go-curl"
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/internal/benchkit"
 	"github.com/curlsock/curlsock/sock"
 	"golang.org/x/sys/unix"
 )
@@ -148,17 +149,12 @@ func measureGo(n int, counter bodyCounter, size int, perform func() error) (samp
 	return sample{
 		transfers:  n,
 		seconds:    el.Seconds(),
-		cpuSeconds: cpuDelta(r0, r1),
-		thrSeconds: cpuDelta(t0r, t1r),
+		cpuSeconds: benchkit.CPUSeconds(r1) - benchkit.CPUSeconds(r0),
+		thrSeconds: benchkit.CPUSeconds(t1r) - benchkit.CPUSeconds(t0r),
 		mallocs:    m1.Mallocs - m0.Mallocs,
 		allocBytes: m1.TotalAlloc - m0.TotalAlloc,
 		goHeap:     true,
 	}, nil
-}
-
-func cpuDelta(r0, r1 unix.Rusage) float64 {
-	tv := func(t unix.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(r1.Utime) - tv(r0.Utime) + tv(r1.Stime) - tv(r0.Stime)
 }
 
 // easyRunner: one easy handle, curlsock's (variants (a)–(d)) or go-curl's
@@ -333,7 +329,7 @@ func newPyRunner(python, script, url, mode string, size, warmup int) (*pyRunner,
 	if err != nil {
 		return nil, err
 	}
-	stop, err := startChild(cmd, nil, nil, syscall.SIGTERM)
+	stop, err := benchkit.StartChild(cmd, syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}

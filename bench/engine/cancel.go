@@ -13,6 +13,7 @@ import (
 	"time"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 // Goal 3: n cycles of Do against a server that reads the request and never
@@ -53,7 +54,7 @@ func runCancelChild(n int) (cancelResult, error) {
 }
 
 func cancelChild(n int) error {
-	raiseNofile()
+	benchkit.RaiseNofile()
 	r := cancelResult{N: n, FDInit: openFDs(), RegInit: curl.Registrations()}
 	srv, err := startGoServer(1, time.Second, true)
 	if err != nil {

@@ -27,20 +27,15 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	curl "github.com/curlsock/curlsock"
-	"golang.org/x/sys/unix"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 type config struct {
@@ -160,29 +155,8 @@ func main() {
 	}
 }
 
-var cleanups struct {
-	sync.Mutex
-	fs []func()
-}
-
-func atExit(f func()) {
-	cleanups.Lock()
-	cleanups.fs = append(cleanups.fs, f)
-	cleanups.Unlock()
-}
-
-func runCleanups() {
-	cleanups.Lock()
-	fs := cleanups.fs
-	cleanups.fs = nil
-	cleanups.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
-}
-
 func fatalf(format string, args ...any) {
-	runCleanups()
+	benchkit.RunCleanups()
 	fmt.Fprintf(os.Stderr, "bench/engine: "+format+"\n", args...)
 	os.Exit(1)
 }
@@ -196,44 +170,29 @@ func defaultOut() string {
 	if strings.HasPrefix(libcurlVersion(), "8.") {
 		name = "engine-results-curl8.md"
 	}
-	if st, err := os.Stat("bench"); err == nil && st.IsDir() {
-		return filepath.Join("bench", name)
-	}
-	return name
+	return benchkit.DefaultOut(name)
 }
 
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 
 func run(cfg config) error {
-	defer runCleanups()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		fatalf("stopped by %v", s)
-	}()
-	if _, err := raiseNofile(); err != nil {
+	defer benchkit.RunCleanups()
+	benchkit.OnSignal(func(s os.Signal) { fatalf("stopped by %v", s) })
+	if _, err := benchkit.RaiseNofile(); err != nil {
 		return err
 	}
 	if cfg.cpu == -2 {
-		var allowed unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		var err error
+		if cfg.cpu, err = benchkit.LastCPU(); err != nil {
 			return err
-		}
-		cfg.cpu = -1
-		for i := 0; i < len(allowed)*64; i++ {
-			if allowed.IsSet(i) {
-				cfg.cpu = i
-			}
 		}
 	}
 	started := time.Now()
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## curlsock engine benchmark\n\n")
-	w("%s; libcurl %s; curlsock %s; %s, %d CPUs, GOMAXPROCS %d, Linux %s, %s.\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), libcurlVersion(), revision(), cpuModel(), runtime.NumCPU(),
-		runtime.GOMAXPROCS(0), kernel(), runtime.Version())
+	w("%s; libcurl %s; curlsock %s; %s.\n", benchkit.Timestamp(), libcurlVersion(),
+		benchkit.Revision("--untracked-files=no", "--", "*.go", "*.c", "*.h"), benchkit.Machine())
 
 	var gs *goServer
 	if cfg.goals[1] || cfg.goals[4] {
@@ -241,7 +200,7 @@ func run(cfg config) error {
 		if gs, err = startGoServer(cfg.listeners, cfg.hold, false); err != nil {
 			return err
 		}
-		atExit(gs.stop)
+		benchkit.AtExit(gs.stop)
 	}
 	var ngx *nginxServer
 	if cfg.goals[2] || cfg.goals[4] {
@@ -249,7 +208,7 @@ func run(cfg config) error {
 		if ngx, err = startNginx(cfg.size, cfg.cpu); err != nil {
 			return err
 		}
-		atExit(ngx.stop)
+		benchkit.AtExit(ngx.stop)
 		w("Server for goals 2 and 4: %s, one worker", ngx.version)
 		if cfg.cpu >= 0 {
 			w(" pinned to CPU %d", cfg.cpu)
@@ -289,27 +248,8 @@ func run(cfg config) error {
 	return nil
 }
 
-func mark(ok bool) string {
-	if ok {
-		return "**met**"
-	}
-	return "**MISSED**"
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func goal1(cfg config, gs *goServer, w func(string, ...any)) error {
-	load0 := loadavg()
+	load0 := benchkit.Loadavg(3)
 	kinds := []struct{ key, what string }{
 		{"engine", "(a) curlsock Engine.Do, one goroutine per transfer"},
 		{"cdriver", "(b) C driver (epoll + timerfd, one thread)"},
@@ -342,7 +282,7 @@ func goal1(cfg config, gs *goServer, w func(string, ...any)) error {
 		"the handles are made first (all variants), then the transfers start at once (one goroutine each for (a) and (c)). "+
 		"Memory per transfer = (peak − idle baseline) / transfers, the baseline taken after a warm-up transfer, a GC and FreeOSMemory, before the handles are made: "+
 		"RSS = VmHWM (reset after the baseline) − VmRSS; PSS = the highest PSS sampled every 50 ms − baseline PSS. Threads: /proc/self/status every 5 ms. "+
-		"Load average before/after: %s / %s.\n\n", cfg.listeners, cfg.scaleRnd, load0, loadavg())
+		"Load average before/after: %s / %s.\n\n", cfg.listeners, cfg.scaleRnd, load0, benchkit.Loadavg(3))
 	w("| variant | transfers | ok | failed | held at once (server) | wall s | peak threads | baseline RSS MB | peak RSS MB | KB/transfer (RSS) | KB/transfer (PSS) | at the PSS peak, per transfer: Go heap / Go stacks / Go runtime total / the rest (C, threads) KB | CPU s |\n")
 	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n")
 	for _, k := range kinds {
@@ -359,7 +299,7 @@ func goal1(cfg config, gs *goServer, w func(string, ...any)) error {
 		for _, r := range res[key] {
 			xs = append(xs, f(r))
 		}
-		return median(xs)
+		return benchkit.Median(xs)
 	}
 	allOK, threadsOK, firstErr := true, true, ""
 	maxThreads := 0
@@ -375,16 +315,16 @@ func goal1(cfg config, gs *goServer, w func(string, ...any)) error {
 	if len(res["engine"]) > 0 {
 		gmp = res["engine"][0].GOMAXPROCS
 	}
-	w("\n- Engine: all %d transfers succeeded: %s", cfg.scaleN, mark(allOK))
+	w("\n- Engine: all %d transfers succeeded: %s", cfg.scaleN, benchkit.Mark(allOK))
 	if firstErr != "" {
 		w(" (first error: %s)", firstErr)
 	}
-	w("; peak OS threads %d ≤ GOMAXPROCS + 8 = %d: %s.\n", maxThreads, gmp+8, mark(threadsOK))
+	w("; peak OS threads %d ≤ GOMAXPROCS + 8 = %d: %s.\n", maxThreads, gmp+8, benchkit.Mark(threadsOK))
 	ra, rb := med("engine", scaleResult.rssPer), med("cdriver", scaleResult.rssPer)
 	pa, pb := med("engine", scaleResult.pssPer), med("cdriver", scaleResult.pssPer)
 	w("- Memory per transfer, medians: engine %.2f KB RSS / %.2f KB PSS, C driver %.2f / %.2f, goroutine per Perform %.2f / %.2f (at %d transfers); "+
 		"engine / C driver = %.2f (RSS), %.2f (PSS), goal ≤ 1.25: %s.\n\n",
-		ra, pa, rb, pb, med("perform", scaleResult.rssPer), med("perform", scaleResult.pssPer), cfg.performN, ra/rb, pa/pb, mark(ra/rb <= 1.25 && pa/pb <= 1.25))
+		ra, pa, rb, pb, med("perform", scaleResult.rssPer), med("perform", scaleResult.pssPer), cfg.performN, ra/rb, pa/pb, benchkit.Mark(ra/rb <= 1.25 && pa/pb <= 1.25))
 	return nil
 }
 
@@ -456,8 +396,8 @@ func goal2(cfg config, ngx *nginxServer, w func(string, ...any)) error {
 				return fmt.Errorf("warm-up (%s): %w", v.key, err)
 			}
 		}
-		load0 := loadavg()
-		baseThreads := readStatus().threads
+		load0 := benchkit.Loadavg(3)
+		baseThreads := benchkit.ReadStatus().Threads
 		t0 := time.Now()
 		for r := range cfg.rounds {
 			var line []string
@@ -475,7 +415,7 @@ func goal2(cfg config, ngx *nginxServer, w func(string, ...any)) error {
 		}
 		el := time.Since(t0)
 		closeAll()
-		reportTP(w, mode.name, mode.conc, mode.n, cfg.rounds, vs, load0, loadavg(), el, baseThreads)
+		reportTP(w, mode.name, mode.conc, mode.n, cfg.rounds, vs, load0, benchkit.Loadavg(3), el, baseThreads)
 	}
 	return nil
 }
@@ -508,7 +448,7 @@ func reportTP(w func(string, ...any), name string, conc, n, rounds int, vs []*tp
 		for i := range min(len(v.samples), len(base.samples)) {
 			xs = append(xs, f(v.samples[i])/f(base.samples[i]))
 		}
-		return median(xs)
+		return benchkit.Median(xs)
 	}
 	per := func(f func(tpSample) uint64) func(tpSample) float64 {
 		return func(s tpSample) float64 { return float64(f(s)) / float64(s.transfers) }
@@ -519,12 +459,12 @@ func reportTP(w func(string, ...any), name string, conc, n, rounds int, vs []*tp
 		tps := col(v, tpSample.tps)
 		conns := "—"
 		if len(v.samples) > 0 && v.samples[0].connects >= 0 {
-			conns = fmt.Sprintf("%.4f", median(col(v, func(s tpSample) float64 { return float64(s.connects) / float64(s.transfers) })))
+			conns = fmt.Sprintf("%.4f", benchkit.Median(col(v, func(s tpSample) float64 { return float64(s.connects) / float64(s.transfers) })))
 		}
 		w("| %s | %.0f | %.0f–%.0f | %.3f | %.1f | %.3f | %.2f | %.2f | %s | %.3f | %.3f | %.0f |\n", v.what,
-			median(tps), slices.Min(tps), slices.Max(tps), paired(v, tpSample.tps), median(col(v, tpSample.cpuUs)), paired(v, tpSample.cpuUs),
-			median(col(v, per(func(s tpSample) uint64 { return s.mallocs }))), median(col(v, per(func(s tpSample) uint64 { return s.writeCalls }))), conns,
-			median(col(v, per(func(s tpSample) uint64 { return s.epCalls }))), median(col(v, per(func(s tpSample) uint64 { return s.epEvents }))),
+			benchkit.Median(tps), slices.Min(tps), slices.Max(tps), paired(v, tpSample.tps), benchkit.Median(col(v, tpSample.cpuUs)), paired(v, tpSample.cpuUs),
+			benchkit.Median(col(v, per(func(s tpSample) uint64 { return s.mallocs }))), benchkit.Median(col(v, per(func(s tpSample) uint64 { return s.writeCalls }))), conns,
+			benchkit.Median(col(v, per(func(s tpSample) uint64 { return s.epCalls }))), benchkit.Median(col(v, per(func(s tpSample) uint64 { return s.epEvents }))),
 			slices.Max(col(v, func(s tpSample) float64 { return float64(s.peakThreads) })))
 	}
 	w("\n")
@@ -534,7 +474,7 @@ func reportTP(w func(string, ...any), name string, conc, n, rounds int, vs []*tp
 		}
 		t, c := paired(v, tpSample.tps), paired(v, tpSample.cpuUs)
 		w("- %s: transfers/s %.3f × the C driver's (goal ≥ 0.90: %s), CPU per transfer %.3f × (goal ≤ 1.15: %s).\n",
-			v.what, t, mark(t >= 0.90), c, mark(c <= 1.15))
+			v.what, t, benchkit.Mark(t >= 0.90), c, benchkit.Mark(c <= 1.15))
 	}
 	for _, v := range vs {
 		if base != nil && v.key == "nethttp" {
@@ -545,7 +485,7 @@ func reportTP(w func(string, ...any), name string, conc, n, rounds int, vs []*tp
 }
 
 func goal3(cfg config, w func(string, ...any)) error {
-	load0 := loadavg()
+	load0 := benchkit.Loadavg(3)
 	logf("goal 3: %d cancel cycles", cfg.cancelN)
 	r, err := runCancelChild(cfg.cancelN)
 	if err != nil {
@@ -555,7 +495,7 @@ func goal3(cfg config, w func(string, ...any)) error {
 	w("Each cycle: Do in a goroutine, the server (another process) reports that it read the request, the context is canceled; "+
 		"latency = from cancel() to Do returning (context.Canceled) in its goroutine. One engine and one handle for all cycles, in a child process; "+
 		"fds and curl.Registrations() taken after 20 warm-up cycles (start) and after the last (end), then after Cleanup and Engine.Close. "+
-		"%.1f s for the cycles; peak threads %d (GOMAXPROCS %d); load average before/after: %s / %s.\n\n", r.Seconds, r.PeakThreads, r.GOMAXPROCS, load0, loadavg())
+		"%.1f s for the cycles; peak threads %d (GOMAXPROCS %d); load average before/after: %s / %s.\n\n", r.Seconds, r.PeakThreads, r.GOMAXPROCS, load0, benchkit.Loadavg(3))
 	w("| | value |\n| --- | ---: |\n")
 	w("| cancel → Do returned, p50 | %.0f µs |\n| p99 | %.0f µs |\n| max | %.0f µs |\n| mean | %.0f µs |\n", r.P50us, r.P99us, r.MaxUs, r.MeanUs)
 	w("| open fds: before the engine / start / end / after Close | %d / %d / %d / %d |\n", r.FDInit, r.FDStart, r.FDEnd, r.FDClosed)
@@ -565,12 +505,12 @@ func goal3(cfg config, w func(string, ...any)) error {
 	w("| Registrations (handles/multis/close callbacks/sockets): before / start / end / after Close | %s / %s / %s / %s |\n\n",
 		reg(r.RegInit), reg(r.RegStart), reg(r.RegEnd), reg(r.RegClosed))
 	back := r.FDEnd == r.FDStart && r.RegEnd == r.RegStart && r.FDClosed == r.FDInit && r.RegClosed == r.RegInit
-	w("- fds and registrations back to where they started: %s; p99 %.2f ms ≤ 10 ms: %s.\n\n", mark(back), r.P99us/1000, mark(r.P99us <= 10000))
+	w("- fds and registrations back to where they started: %s; p99 %.2f ms ≤ 10 ms: %s.\n\n", benchkit.Mark(back), r.P99us/1000, benchkit.Mark(r.P99us <= 10000))
 	return nil
 }
 
 func goal4(cfg config, gs *goServer, ngx *nginxServer, w func(string, ...any)) error {
-	load0 := loadavg()
+	load0 := benchkit.Loadavg(3)
 	logf("goal 4: allocations")
 	r, err := runAllocsChild(allocParams{StreamURL: gs.streamURL, KAURL: ngx.kaURL, StreamBytes: cfg.streamBytes, PaceBytes: cfg.paceBytes,
 		Streams: cfg.streams, Small: cfg.small, PaceChunk: cfg.paceChunk, PaceGap: cfg.paceGap})
@@ -583,7 +523,7 @@ func goal4(cfg config, gs *goServer, ngx *nginxServer, w func(string, ...any)) e
 		"(curlsock hands it a copy of each chunk: one per call); Do's own outside the loop (per transfer); the runtime's own (runtime frames only); other. "+
 		"Readiness events are counted by this program's epoll_wait (cdriver.c), which replaces libc's for the shard's C code: "+
 		"rounds = epoll_wait calls that returned events, events = what they returned (the shard's eventfd and timerfd included). "+
-		"The stream comes from the Go server (another process), the small files from nginx. Load average before/after: %s / %s.\n\n", load0, loadavg())
+		"The stream comes from the Go server (another process), the small files from nginx. Load average before/after: %s / %s.\n\n", load0, benchkit.Loadavg(3))
 	w("| phase | transfers | MB | s | Go mallocs (MemStats) | write calls | epoll rounds | events | event loop, copies excluded | write copies | Do | runtime's own | other | loop allocs per event | Do allocs per transfer |\n")
 	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	worst := 0.0
@@ -596,40 +536,6 @@ func goal4(cfg config, gs *goServer, ngx *nginxServer, w func(string, ...any)) e
 	for _, p := range r.Phases {
 		w("- %s: %s\n", p.What, strings.Join(p.TopSites, "; "))
 	}
-	w("\n- Steady state: at most %.4f allocations per readiness event in the event loop beyond the write callback's copies (goal 0): %s.\n\n", worst, mark(worst == 0))
+	w("\n- Steady state: at most %.4f allocations per readiness event in the event loop beyond the write callback's copies (goal 0): %s.\n\n", worst, benchkit.Mark(worst == 0))
 	return nil
-}
-
-func revision() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "(commit unknown)"
-	}
-	rev := "commit " + strings.TrimSpace(string(out))
-	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "*.c", "*.h").Output()
-	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
-		rev += "+changes"
-	}
-	return rev
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func kernel() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return "?"
-	}
-	return unix.ByteSliceToString(u.Release[:])
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 // Goal 1: n transfers at once, each held 1 s by the Go server (another
@@ -123,7 +124,7 @@ func checkStatus(e *curl.CURL) error {
 // scaleChild is the child side: warm up, take the idle baseline, run n
 // transfers at once, print the result as JSON.
 func scaleChild(variant string, n int, urls []string, fast string, timeout, holdFor time.Duration, heapProfile, cpuProfile string) error {
-	if _, err := raiseNofile(); err != nil {
+	if _, err := benchkit.RaiseNofile(); err != nil {
 		return err
 	}
 	if heapProfile != "" {
@@ -256,12 +257,12 @@ func scaleChild(variant string, n int, urls []string, fast string, timeout, hold
 	time.Sleep(300 * time.Millisecond)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	base := readStatus()
-	r := scaleResult{Variant: variant, N: n, GOMAXPROCS: runtime.GOMAXPROCS(0), BaseThreads: base.threads,
-		BaseRSSKB: base.rssKB, BasePssKB: pssKB(),
+	base := benchkit.ReadStatus()
+	r := scaleResult{Variant: variant, N: n, GOMAXPROCS: runtime.GOMAXPROCS(0), BaseThreads: base.Threads,
+		BaseRSSKB: base.RSSKB, BasePssKB: pssKB(),
 		BaseGoSysKB: int64(ms.Sys-ms.HeapReleased) / 1024, BaseHeapKB: int64(ms.HeapInuse) / 1024,
 		BaseStackKB: int64(ms.StackInuse) / 1024}
-	if err := resetHWM(); err != nil {
+	if err := benchkit.ResetHWM(); err != nil {
 		return fmt.Errorf("reset VmHWM: %w", err)
 	}
 	if cpuProfile != "" {
@@ -276,22 +277,22 @@ func scaleChild(variant string, n int, urls []string, fast string, timeout, hold
 		}
 	}
 	s := startSampler(5*time.Millisecond, true)
-	cpu0 := processCPU()
+	cpu0 := benchkit.ProcessCPU()
 	t0 := time.Now()
 	ok, failed, first := run()
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	r.Seconds = time.Since(t0).Seconds()
-	r.CPUSeconds = processCPU() - cpu0
+	r.CPUSeconds = benchkit.ProcessCPU() - cpu0
 	r.SetupSeconds = setupDone.Sub(t0).Seconds()
 	p := s.finish()
-	end := readStatus()
+	end := benchkit.ReadStatus()
 	r.OK, r.Failed = ok, failed
 	if first != nil {
 		r.FirstErr = first.Error()
 	}
-	r.HWMKB, r.PeakRSSKB, r.PeakPssKB, r.PeakThreads, r.PeakGoroutines = end.hwmKB, p.rssKB, p.pssKB, p.threads, p.goroutines
+	r.HWMKB, r.PeakRSSKB, r.PeakPssKB, r.PeakThreads, r.PeakGoroutines = end.HWMKB, p.rssKB, p.pssKB, p.threads, p.goroutines
 	r.PeakGoSysKB, r.PeakHeapKB, r.PeakStackKB, r.Samples = p.goSysKB, p.heapKB, p.stackKB, p.samples
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))

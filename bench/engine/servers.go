@@ -9,8 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,242 +16,34 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
-// nginx: bench/server.go's, with two servers on one worker: one closes every
-// connection after its response (keepalive_timeout 0: TIME_WAIT stays on
-// nginx's side, so fresh connections never run the client out of ports),
-// one keeps connections open for good.
-
-const fileName = "small.txt"
-
-func staticBody(size int) []byte {
-	b := bytes.Repeat([]byte("curlsock benchmark body\n"), size/24+1)
-	return b[:size]
-}
-
+// nginx: one worker, two servers: one closes every connection after its
+// response (keepalive_timeout 0: TIME_WAIT stays on nginx's side, so fresh
+// connections never run the client out of ports), one keeps connections
+// open for good.
 type nginxServer struct {
 	version         string
 	freshURL, kaURL string
 	stop            func()
 }
 
-func nginxPath() string {
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	return "/usr/sbin/nginx"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-const nginxConf = `# curlsock engine benchmark: written and removed by go run ./bench/engine
-worker_processes 1;
-{{AFFINITY}}
-worker_rlimit_nofile 8192;
-daemon off;
-master_process on;
-pid {{DIR}}/nginx.pid;
-error_log {{DIR}}/error.log warn;
-events {
-	worker_connections 4096;
-}
-http {
-	access_log off;
-	client_body_temp_path {{DIR}}/tmp/body;
-	proxy_temp_path {{DIR}}/tmp/proxy;
-	fastcgi_temp_path {{DIR}}/tmp/fastcgi;
-	uwsgi_temp_path {{DIR}}/tmp/uwsgi;
-	scgi_temp_path {{DIR}}/tmp/scgi;
-	default_type text/plain;
-	sendfile on;
-	tcp_nodelay on;
-	open_file_cache max=16;
-	server {
-		listen 127.0.0.1:{{PORT}} backlog=4096;
-		keepalive_timeout 0;
-		root {{DIR}}/www;
-		location / {}
-	}
-	server {
-		listen 127.0.0.1:{{KAPORT}} backlog=4096;
-		keepalive_timeout 300s;
-		keepalive_requests 100000000;
-		root {{DIR}}/www;
-		location / {}
-	}
-}
-`
-
 func startNginx(size, cpu int) (*nginxServer, error) {
-	bin := nginxPath()
-	if _, err := exec.LookPath(bin); err != nil {
-		return nil, fmt.Errorf("nginx not found (apt-get install nginx-light): %w", err)
-	}
-	dir, err := os.MkdirTemp("", "curlsock-bench-engine-nginx-")
+	ngx, err := benchkit.StartNginx(benchkit.NginxConfig{
+		Comment:      "curlsock engine benchmark: written and removed by go run ./bench/engine",
+		TempPattern:  "curlsock-bench-engine-nginx-",
+		RlimitNofile: true,
+		DefaultType:  "text/plain",
+		Servers:      benchkit.FreshServer + benchkit.KeepAliveServer(""),
+		Size:         size,
+		CPU:          cpu,
+	})
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*nginxServer, error) {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	// nginx's worker runs as nobody when started as root.
-	for _, d := range []string{dir, filepath.Join(dir, "www"), filepath.Join(dir, "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fail(err)
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "www", fileName), staticBody(size), 0o644); err != nil {
-		return fail(err)
-	}
-	version := ""
-	if out, err := exec.Command(bin, "-v").CombinedOutput(); err == nil {
-		version = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version:"))
-	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err1 := freePort()
-		kaPort, err2 := freePort()
-		if err := errors.Join(err1, err2); err != nil {
-			return fail(err)
-		}
-		affinity := ""
-		if cpu >= 0 {
-			affinity = "worker_cpu_affinity 1" + strings.Repeat("0", cpu) + ";"
-		}
-		conf := strings.NewReplacer("{{DIR}}", dir, "{{PORT}}", strconv.Itoa(port), "{{KAPORT}}", strconv.Itoa(kaPort),
-			"{{AFFINITY}}", affinity).Replace(nginxConf)
-		confPath := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-			return fail(err)
-		}
-		logf, err := os.Create(filepath.Join(dir, "nginx.out"))
-		if err != nil {
-			return fail(err)
-		}
-		cmd := exec.Command(bin, "-p", dir+"/", "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		ch, err := startChild(cmd, syscall.SIGQUIT)
-		logf.Close()
-		if err != nil {
-			return fail(err)
-		}
-		fresh := fmt.Sprintf("http://127.0.0.1:%d/%s", port, fileName)
-		ka := fmt.Sprintf("http://127.0.0.1:%d/%s", kaPort, fileName)
-		if err := errors.Join(waitReady(fresh, size), waitReady(ka, size)); err != nil {
-			ch.stop()
-			out, _ := os.ReadFile(filepath.Join(dir, "nginx.out"))
-			elog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			lastErr = fmt.Errorf("nginx on ports %d, %d: %v\n%s%s", port, kaPort, err, out, elog)
-			continue
-		}
-		return &nginxServer{version: version, freshURL: fresh, kaURL: ka, stop: func() { ch.stop(); os.RemoveAll(dir) }}, nil
-	}
-	return fail(lastErr)
-}
-
-// waitReady polls url until it serves a body of size bytes.
-func waitReady(url string, size int) error {
-	deadline := time.Now().Add(10 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		n, err := rawGet(url)
-		if err == nil && n != size {
-			err = fmt.Errorf("body of %d bytes, want %d", n, size)
-		}
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after 10 s: %v", url, lastErr)
-}
-
-// rawGet fetches an http://127.0.0.1:port/path URL with Connection: close
-// and returns the body's length (everything after the header).
-func rawGet(url string) (int, error) {
-	rest, ok := strings.CutPrefix(url, "http://")
-	if !ok {
-		return 0, fmt.Errorf("not an http URL: %s", url)
-	}
-	host, path, _ := strings.Cut(rest, "/")
-	c, err := net.DialTimeout("tcp", host, time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host)
-	b, err := io.ReadAll(c)
-	if err != nil {
-		return 0, err
-	}
-	head, body, ok := bytes.Cut(b, []byte("\r\n\r\n"))
-	if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
-		return 0, fmt.Errorf("bad response %q", b[:min(len(b), 64)])
-	}
-	return len(body), nil
-}
-
-// child is a process started by startChild.
-type child struct {
-	cmd  *exec.Cmd
-	stop func()
-}
-
-// startChild starts cmd from a goroutine locked to its own OS thread, which
-// lives as long as the child: Pdeathsig is tied to the thread that forked,
-// and stops the child if this program dies first. stop sends sig, waits up
-// to 5 s, then kills the child's process group.
-func startChild(cmd *exec.Cmd, sig syscall.Signal) (*child, error) {
-	if cmd.Stderr == nil {
-		cmd.Stderr = os.Stderr
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	started := make(chan error, 1)
-	quit := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		defer close(done)
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		select {
-		case <-quit:
-		case <-exited:
-			return
-		}
-		cmd.Process.Signal(sig)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	var once sync.Once
-	return &child{cmd: cmd, stop: func() { once.Do(func() { close(quit) }); <-done }}, nil
+	return &nginxServer{version: ngx.Version, freshURL: benchkit.LocalURL(ngx.Port, benchkit.SmallFile),
+		kaURL: benchkit.LocalURL(ngx.KAPort, benchkit.SmallFile), stop: ngx.Stop}, nil
 }
 
 // goServer is this program run again as a raw HTTP/1.1 server
@@ -263,7 +53,7 @@ func startChild(cmd *exec.Cmd, sig syscall.Signal) (*child, error) {
 // reads each request, reports it on stdout ("R") and never answers. It runs
 // in its own process so that its sockets and CPU are not the client's.
 type goServer struct {
-	ch        *child
+	stopChild func()
 	holdURLs  []string // one per listener, path /hold
 	fastURLs  []string
 	streamURL string // + byte count
@@ -291,11 +81,11 @@ func startGoServer(listeners int, hold time.Duration, stall bool) (*goServer, er
 	if err != nil {
 		return nil, err
 	}
-	ch, err := startChild(cmd, syscall.SIGTERM)
+	stopChild, err := benchkit.StartChild(cmd, syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}
-	s := &goServer{ch: ch, stdin: stdin, requests: make(chan struct{}, 1024), stats: make(chan string, 1)}
+	s := &goServer{stopChild: stopChild, stdin: stdin, requests: make(chan struct{}, 1024), stats: make(chan string, 1)}
 	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -319,7 +109,7 @@ func startGoServer(listeners int, hold time.Duration, stall bool) (*goServer, er
 	}
 	f := strings.Fields(line)
 	if len(f) < 3 || f[0] != "PORTS" {
-		ch.stop()
+		stopChild()
 		return nil, fmt.Errorf("the Go server did not start (%q)", line)
 	}
 	for _, p := range strings.Split(f[1], ",") {
@@ -330,8 +120,8 @@ func startGoServer(listeners int, hold time.Duration, stall bool) (*goServer, er
 	if len(f) > 3 {
 		s.stallURL = "http://127.0.0.1:" + f[3] + "/stall"
 	}
-	if _, err := rawGet(s.fastURLs[0]); err != nil {
-		ch.stop()
+	if _, err := benchkit.RawGet(s.fastURLs[0]); err != nil {
+		stopChild()
 		return nil, fmt.Errorf("the Go server: %w", err)
 	}
 	return s, nil
@@ -351,12 +141,12 @@ func (s *goServer) serverStats() (heldMax, served int) {
 
 func (s *goServer) stop() {
 	s.stdin.Close()
-	s.ch.stop()
+	s.stopChild()
 }
 
 // serveRaw is the child side of startGoServer.
 func serveRaw(listeners int, hold time.Duration, stall bool) {
-	raiseNofile()
+	benchkit.RaiseNofile()
 	var held, heldMax, served atomic.Int64
 	var barrier holdBarrier
 	barrier.reset()
@@ -539,17 +329,4 @@ func readRequest(br *bufio.Reader) (string, error) {
 			return f[1], nil
 		}
 	}
-}
-
-// raiseNofile raises this process's soft RLIMIT_NOFILE to its hard limit.
-func raiseNofile() (uint64, error) {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0, err
-	}
-	r.Cur = r.Max
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0, err
-	}
-	return r.Cur, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	curl "github.com/curlsock/curlsock"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 // Goal 2: conc transfers at once against nginx, for n transfers per round,
@@ -42,11 +43,11 @@ func measure(n int, body func() (writeCalls uint64, connects int, err error)) (t
 	runtime.ReadMemStats(&m0)
 	c0, e0 := epollCounts()
 	s := startSampler(10*time.Millisecond, false)
-	cpu0 := processCPU()
+	cpu0 := benchkit.ProcessCPU()
 	t0 := time.Now()
 	wc, conns, err := body()
 	el := time.Since(t0)
-	cpu1 := processCPU()
+	cpu1 := benchkit.ProcessCPU()
 	p := s.finish()
 	c1, e1 := epollCounts()
 	runtime.ReadMemStats(&m1)

@@ -30,8 +30,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -39,11 +37,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	curl "github.com/curlsock/curlsock"
-	"golang.org/x/sys/unix"
+	"github.com/curlsock/curlsock/internal/benchkit"
 )
 
 type config struct {
@@ -144,29 +141,8 @@ func list(s string, known []string) ([]string, error) {
 	return l, nil
 }
 
-var cleanups struct {
-	sync.Mutex
-	fs []func()
-}
-
-func atExit(f func()) {
-	cleanups.Lock()
-	cleanups.fs = append(cleanups.fs, f)
-	cleanups.Unlock()
-}
-
-func runCleanups() {
-	cleanups.Lock()
-	fs := cleanups.fs
-	cleanups.fs = nil
-	cleanups.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
-}
-
 func fatalf(format string, args ...any) {
-	runCleanups()
+	benchkit.RunCleanups()
 	fmt.Fprintf(os.Stderr, "bench/transport: "+format+"\n", args...)
 	os.Exit(1)
 }
@@ -175,23 +151,14 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench/transport: "+format+"\n", args...)
 }
 
-func libcurlVersion() string {
-	v := curl.Version()
-	if f := strings.Fields(v); len(f) > 0 {
-		return strings.TrimPrefix(f[0], "libcurl/")
-	}
-	return v
-}
+func libcurlVersion() string { return benchkit.LibcurlVersion(curl.Version()) }
 
 func defaultOut() string {
 	name := "transport-results.md"
 	if strings.HasPrefix(libcurlVersion(), "8.") {
 		name = "transport-results-curl8.md"
 	}
-	if st, err := os.Stat("bench"); err == nil && st.IsDir() {
-		return filepath.Join("bench", name)
-	}
-	return name
+	return benchkit.DefaultOut(name)
 }
 
 // A variant is one http.Client under test, set up for one case.
@@ -270,28 +237,17 @@ type result struct {
 }
 
 func run(cfg config) (err error) {
-	defer runCleanups()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		fatalf("stopped by %v", s)
-	}()
-	if err := raiseNofile(); err != nil {
+	defer benchkit.RunCleanups()
+	benchkit.OnSignal(func(s os.Signal) { fatalf("stopped by %v", s) })
+	if _, err := benchkit.RaiseNofile(); err != nil {
 		return err
 	}
-	// Read now: the tree may move while the run goes on.
-	cfg.rev = revision()
+	// Read now: the tree may move while the run goes on. "+changes" when
+	// the package's own sources (not its tests, not the benchmarks) differ.
+	cfg.rev = benchkit.Revision("--", "*.go", "*.c", "*.h", ":(exclude)*_test.go", ":(exclude)bench/**")
 	if cfg.cpu == -2 {
-		var allowed unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		if cfg.cpu, err = benchkit.LastCPU(); err != nil {
 			return err
-		}
-		cfg.cpu = -1
-		for i := 0; i < len(allowed)*64; i++ {
-			if allowed.IsSet(i) {
-				cfg.cpu = i
-			}
 		}
 	}
 	started := time.Now()
@@ -299,7 +255,7 @@ func run(cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	atExit(ngx.stop)
+	benchkit.AtExit(ngx.stop)
 	if slices.Contains(cfg.cases, "download") || slices.Contains(cfg.cases, "slow") {
 		if err := ngx.warmFiles(); err != nil {
 			return err
@@ -389,7 +345,7 @@ func sizeName(n int64) string {
 // runTPCase runs the small GETs of c: a warm-up per variant, then the
 // rounds, the variants in a rotated order.
 func runTPCase(cfg config, ngx *nginxServer, c tpCase) (*result, error) {
-	r := &result{key: c.key, name: c.name, samples: map[string][]sample{}, load0: loadavg()}
+	r := &result{key: c.key, name: c.name, samples: map[string][]sample{}, load0: benchkit.Loadavg(3)}
 	var vs []*variant
 	for _, key := range cfg.variants {
 		vs = append(vs, newVariant(key, c.conc, c.fresh))
@@ -422,7 +378,7 @@ func runTPCase(cfg config, ngx *nginxServer, c tpCase) (*result, error) {
 		}
 		logf("%s, round %d/%d: %s", c.name, round+1, cfg.rounds, strings.Join(line, ", "))
 	}
-	r.wall, r.load1 = time.Since(t0), loadavg()
+	r.wall, r.load1 = time.Since(t0), benchkit.Loadavg(3)
 	return r, nil
 }
 
@@ -435,7 +391,7 @@ func smallGets(cfg config, ngx *nginxServer, v *variant, c tpCase, d time.Durati
 	var requests, bytes atomic.Int64
 	errs := make(chan error, c.conc)
 	var wg sync.WaitGroup
-	cpu0, cs0 := usage()
+	cpu0, cs0 := benchkit.Usage()
 	t0 := time.Now()
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -462,7 +418,7 @@ func smallGets(cfg config, ngx *nginxServer, v *variant, c tpCase, d time.Durati
 		return sample{}, err
 	}
 	el := time.Since(t0)
-	cpu1, cs1 := usage()
+	cpu1, cs1 := benchkit.Usage()
 	runtime.ReadMemStats(&ms1)
 	close(errs)
 	if err := <-errs; err != nil {
@@ -510,7 +466,7 @@ func waitOrHang(wg *sync.WaitGroup, limit time.Duration, what string) error {
 
 // runDLCase runs c's download once per variant per round, rotated.
 func runDLCase(cfg config, c dlCase) (*result, error) {
-	r := &result{key: c.key, name: c.name, download: true, samples: map[string][]sample{}, load0: loadavg()}
+	r := &result{key: c.key, name: c.name, download: true, samples: map[string][]sample{}, load0: benchkit.Loadavg(3)}
 	var vs []*variant
 	for _, key := range cfg.variants {
 		vs = append(vs, newVariant(key, 1, false))
@@ -543,7 +499,7 @@ func runDLCase(cfg config, c dlCase) (*result, error) {
 		}
 		logf("%s, round %d/%d: %s", c.name, round+1, cfg.dlRounds, strings.Join(line, "; "))
 	}
-	r.wall, r.load1 = time.Since(t0), loadavg()
+	r.wall, r.load1 = time.Since(t0), benchkit.Loadavg(3)
 	return r, nil
 }
 
@@ -554,15 +510,15 @@ func runDLCase(cfg config, c dlCase) (*result, error) {
 func download(cfg config, v *variant, c dlCase, buf []byte) (sample, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
-	if err := resetHWM(); err != nil {
+	if err := benchkit.ResetHWM(); err != nil {
 		return sample{}, fmt.Errorf("resetting VmHWM: %w", err)
 	}
-	st0 := readStatus()
+	st0 := benchkit.ReadStatus()
 	heap0 := heapObjects()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	hs := startHeapSampler(2 * time.Millisecond)
-	cpu0, cs0 := usage()
+	cpu0, cs0 := benchkit.Usage()
 	t0 := time.Now()
 	var n int64
 	var err error
@@ -585,9 +541,9 @@ func download(cfg config, v *variant, c dlCase, buf []byte) (sample, error) {
 		fatalf("hang: %s, %s", c.name, variantName(v.key))
 	}
 	el := time.Since(t0)
-	cpu1, cs1 := usage()
+	cpu1, cs1 := benchkit.Usage()
 	peak := hs.finish()
-	st1 := readStatus()
+	st1 := benchkit.ReadStatus()
 	runtime.ReadMemStats(&ms1)
 	if err == nil && n != c.size {
 		err = fmt.Errorf("body of %d bytes, want %d", n, c.size)
@@ -596,7 +552,7 @@ func download(cfg config, v *variant, c dlCase, buf []byte) (sample, error) {
 		return sample{}, err
 	}
 	return sample{requests: 1, bytes: n, seconds: el.Seconds(), cpu: cpu1 - cpu0, switches: cs1 - cs0, mallocs: ms1.Mallocs - ms0.Mallocs,
-		allocBytes: ms1.TotalAlloc - ms0.TotalAlloc, conns: -1, rssGrowKB: st1.hwmKB - st0.rssKB, heapGrow: peak - heap0}, nil
+		allocBytes: ms1.TotalAlloc - ms0.TotalAlloc, conns: -1, rssGrowKB: st1.HWMKB - st0.RSSKB, heapGrow: peak - heap0}, nil
 }
 
 // fetch GETs c.url and reads the body: with io.Copy(io.Discard, body), or
@@ -653,18 +609,6 @@ func (s sample) connsPer() float64 {
 	return float64(s.conns) / float64(s.requests)
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // metric is one row of the report.
 type metric struct {
 	name   string
@@ -696,9 +640,7 @@ func format(cfg config, ngx *nginxServer, results []*result, wall time.Duration)
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## curlsock Transport benchmark\n\n")
-	w("%s; libcurl %s; curlsock %s; %s, %d CPUs, GOMAXPROCS %d, Linux %s, %s. ",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), libcurlVersion(), cfg.rev, cpuModel(), runtime.NumCPU(),
-		runtime.GOMAXPROCS(0), kernel(), runtime.Version())
+	w("%s; libcurl %s; curlsock %s; %s. ", benchkit.Timestamp(), libcurlVersion(), cfg.rev, benchkit.Machine())
 	w("Server: %s, one worker", ngx.version)
 	if cfg.cpu >= 0 {
 		w(" pinned to CPU %d", cfg.cpu)
@@ -738,7 +680,7 @@ func format(cfg config, ngx *nginxServer, results []*result, wall time.Duration)
 				for _, s := range r.samples[k] {
 					xs = append(xs, m.f(s))
 				}
-				meds[k] = median(xs)
+				meds[k] = benchkit.Median(xs)
 				w(" %s (%s–%s) |", num(m.format, meds[k]), num(m.format, slices.Min(xs)), num(m.format, slices.Max(xs)))
 			}
 			if two {
