@@ -74,9 +74,10 @@ type exchange struct {
 	// Touched by the shard's goroutine only.
 	wakeQueued bool
 	// The end, once finish ran.
-	finished bool
-	result   error
-	closed   bool // Close was called on the body
+	finishOnce sync.Once
+	finished   bool
+	result     error
+	closed     bool // Close was called on the body
 }
 
 // write takes body bytes, or pauses the transfer while the reader is behind.
@@ -198,33 +199,36 @@ func splitHeader(line string) (string, string, bool) {
 // finish ends the exchange once the transfer is out of the engine: the
 // transfer's result (nil for a complete response), the trailers into the
 // response, the request body closed and the handle back in the pool. It
-// runs once; later calls return the same result.
+// runs once; a concurrent call (Close during Read) waits for it, and later
+// calls return the same result.
 func (x *exchange) finish() error {
+	x.finishOnce.Do(x.finishNow)
 	x.mu.Lock()
-	if x.finished {
-		err := x.result
+	defer x.mu.Unlock()
+	return x.result
+}
+
+func (x *exchange) finishNow() {
+	var err error
+	defer func() {
+		// Also when outcome raises a callback's panic: readers stop waiting.
+		x.mu.Lock()
+		x.finished, x.result = true, err
+		if err == nil && x.resp != nil && len(x.trailer) > 0 {
+			if x.resp.Trailer == nil {
+				x.resp.Trailer = http.Header{}
+			}
+			for k, vv := range x.trailer {
+				x.resp.Trailer[k] = vv
+			}
+		}
 		x.mu.Unlock()
-		return err
-	}
-	x.finished = true
-	x.mu.Unlock()
+	}()
 	x.stop()
 	if x.up != nil {
 		x.up.end()
 	}
-	err := x.outcome()
-	x.mu.Lock()
-	x.result = err
-	if err == nil && x.resp != nil && len(x.trailer) > 0 {
-		if x.resp.Trailer == nil {
-			x.resp.Trailer = http.Header{}
-		}
-		for k, vv := range x.trailer {
-			x.resp.Trailer[k] = vv
-		}
-	}
-	x.mu.Unlock()
-	return err
+	err = x.outcome()
 }
 
 // outcome returns the transfer's result and releases the handle. A panic

@@ -1345,3 +1345,36 @@ func TestTransportTimeouts(t *testing.T) {
 		t.Errorf("IdleConnTimeout: %d connections, want 2", n)
 	}
 }
+
+// TestTransportCloseDuringRead: Close from another goroutine ends a Read
+// that waits for the server, with ErrBodyClosed, never EOF.
+func TestTransportCloseDuringRead(t *testing.T) {
+	noLeaks(t)
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "start")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	resp, err := newTestTransport(t, nil).RoundTrip(mustRequest(t, "GET", srv.URL, nil))
+	must(t, err)
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := resp.Body.Read(buf)
+		read <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the Read waits
+	must(t, resp.Body.Close())
+	if err := <-read; !errors.Is(err, ErrBodyClosed) {
+		t.Errorf("Read during Close: %v, want ErrBodyClosed", err)
+	}
+}
