@@ -402,7 +402,13 @@ func (e *CURL) Pause(bitmask int) error {
 		if err := t.shard.submit(command{kind: cmdPause, t: t, bits: bitmask, reply: reply}); err != nil {
 			return err
 		}
-		return <-reply
+		select {
+		case err := <-reply:
+			return err
+		case <-t.done:
+			// Ended first: PerformContext's shard may run no more rounds.
+			return nil
+		}
 	}
 	var rc C.CURLcode
 	e.reg.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })

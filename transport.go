@@ -146,13 +146,17 @@ var ErrBodyClosed = errors.New("curlsock: read on closed response body")
 // errors.Is; errors of the socket toolkit (a guard's refusal, a Control
 // hook's error) match with errors.Is and errors.As too.
 func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	prepared := false
+	defer func() {
+		if !prepared && req != nil && req.Body != nil {
+			req.Body.Close() // also when Setup or Proxy panicked
+		}
+	}()
 	x, err := tr.prepare(req)
 	if err != nil {
-		if req != nil && req.Body != nil {
-			req.Body.Close()
-		}
 		return nil, err
 	}
+	prepared = true
 	return x.roundTrip()
 }
 
@@ -244,10 +248,16 @@ func (tr *Transport) prepare(req *http.Request) (*exchange, error) {
 		return nil, err
 	}
 	x.e = e
+	ok := false
+	defer func() {
+		if !ok { // setOptions failed, or Setup or Proxy panicked
+			e.Cleanup()
+		}
+	}()
 	if err := tr.setOptions(e, req, x); err != nil {
-		tr.release(e)
 		return nil, err
 	}
+	ok = true
 	return x, nil
 }
 
@@ -330,6 +340,8 @@ func validRequest(req *http.Request) error {
 		return fmt.Errorf("curlsock: invalid method %q", req.Method)
 	case req.Method == http.MethodConnect:
 		return errors.New("curlsock: CONNECT requests are not supported")
+	case req.ContentLength != 0 && (req.Body == nil || req.Body == http.NoBody):
+		return fmt.Errorf("curlsock: http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
 	for k, vv := range req.Header {
 		if !validToken(k) {
@@ -536,9 +548,7 @@ func (x *exchange) roundTrip() (*http.Response, error) {
 		x.tr.release(x.e)
 		return nil, err
 	}
-	x.stop = context.AfterFunc(ctx, func() {
-		_ = t.shard.submit(command{kind: cmdCancel, t: t, err: canceled(ctx)})
-	})
+	x.stop = context.AfterFunc(ctx, func() { x.abort(canceled(ctx)) })
 	if x.up != nil {
 		x.up.start(x, x.up.body, 0)
 	}
@@ -558,10 +568,17 @@ func (x *exchange) roundTrip() (*http.Response, error) {
 	}
 	resp := x.response()
 	if resp.Body == http.NoBody {
-		// Nothing to read: the transfer is ending, or has.
-		<-t.done
-		if err := x.finish(); err != nil {
-			return nil, err
+		// Nothing to read. The transfer has usually ended in the round
+		// that brought the headers; if not (the request body is still on
+		// its way), it ends on its own, and its handle goes back then.
+		select {
+		case <-t.done:
+			x.finish()
+		default:
+			go func() {
+				<-t.done
+				x.finish()
+			}()
 		}
 	}
 	return resp, nil
@@ -620,6 +637,9 @@ func (x *exchange) response() *http.Response {
 		resp.ContentLength = 0
 	default:
 		resp.ContentLength = cl
+	}
+	if x.major == 1 && !chunked && cl < 0 && !noBody {
+		resp.Close = true // the body ends with the connection
 	}
 	if noBody || resp.ContentLength == 0 {
 		resp.Body = http.NoBody

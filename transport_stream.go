@@ -40,6 +40,10 @@ const (
 	uploadChunk     = 32 << 10
 )
 
+// errCallbackPanicked is what reads return after a callback's panic was
+// raised from the exchange's end.
+var errCallbackPanicked = errors.New("curlsock: the transfer ended with a callback's panic")
+
 // errBodyClosedEarly ends a transfer whose response body was closed before
 // its end.
 var errBodyClosedEarly = errors.New("curlsock: response body closed")
@@ -78,11 +82,16 @@ type exchange struct {
 	finished   bool
 	result     error
 	closed     bool // Close was called on the body
+	aborting   bool // abort was called: the write callback fails the transfer
 }
 
 // write takes body bytes, or pauses the transfer while the reader is behind.
 func (x *exchange) write(p []byte) uint {
 	x.mu.Lock()
+	if x.aborting {
+		x.mu.Unlock()
+		return 0 // being stopped: libcurl ends the stream itself
+	}
 	if x.body.len() >= responseBufferMax {
 		x.recvPaused = true
 		x.mu.Unlock()
@@ -126,6 +135,11 @@ func (x *exchange) header(p []byte) uint {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	switch {
+	case x.headersDone && strings.HasPrefix(line, "HTTP/"):
+		// A response after the final one: libcurl followed a redirect or
+		// an authentication round that Setup asked for.
+		x.headerErr = errors.New("curlsock: libcurl sent a second response (a redirect or authentication set by Setup): not supported")
+		return 0
 	case x.headersDone:
 		if k, v, ok := splitHeader(line); ok {
 			if x.trailer == nil {
@@ -142,7 +156,11 @@ func (x *exchange) header(p []byte) uint {
 		if x.code == 0 {
 			break
 		}
-		if x.code/100 == 1 && x.code != http.StatusSwitchingProtocols {
+		if x.code == http.StatusSwitchingProtocols {
+			x.headerErr = errors.New("curlsock: 101 Switching Protocols: protocol upgrades are not supported")
+			return 0
+		}
+		if x.code/100 == 1 {
 			x.code, x.hdr = 0, nil // interim: the next response follows
 			break
 		}
@@ -209,7 +227,7 @@ func (x *exchange) finish() error {
 }
 
 func (x *exchange) finishNow() {
-	var err error
+	err := errCallbackPanicked // unless outcome returns
 	defer func() {
 		// Also when outcome raises a callback's panic: readers stop waiting.
 		x.mu.Lock()
@@ -356,11 +374,26 @@ func (b *responseBody) Close() error {
 	x.closed = true
 	x.mu.Unlock()
 	if !x.t.ended() {
-		_ = x.t.shard.submit(command{kind: cmdCancel, t: x.t, err: errBodyClosedEarly})
+		x.abort(errBodyClosedEarly)
 		<-x.t.done
 	}
 	x.finish()
 	return nil
+}
+
+// abort stops the transfer with err (Close, the context). A transfer the
+// Transport paused is resumed first, its write callback failing it:
+// libcurl 7.88 went on delivering the data of an HTTP/2 stream removed
+// while paused to the handle's next transfer, another request's response.
+func (x *exchange) abort(err error) {
+	x.mu.Lock()
+	x.aborting = true
+	paused := x.recvPaused
+	x.mu.Unlock()
+	if paused {
+		x.resume()
+	}
+	_ = x.t.shard.submit(command{kind: cmdCancel, t: x.t, err: err})
 }
 
 // resume asks the shard to resume the transfer (curl_easy_pause(CONT)): a
@@ -534,8 +567,11 @@ func (x *exchange) seek(offset int64, origin int) int {
 		return C.CURL_SEEKFUNC_CANTSEEK
 	}
 	u.mu.Unlock()
-	rc, err := x.req.GetBody()
+	rc, err := getBody(x.req)
 	if err != nil {
+		u.mu.Lock()
+		u.err = fmt.Errorf("GetBody: %w", err)
+		u.mu.Unlock()
 		return C.CURL_SEEKFUNC_FAIL
 	}
 	body := &onceCloser{ReadCloser: rc}
@@ -552,6 +588,17 @@ func (x *exchange) seek(offset int64, origin int) int {
 	old.Close() // its pump, if still reading, stops
 	u.start(x, body, gen)
 	return C.CURL_SEEKFUNC_OK
+}
+
+// getBody calls req.GetBody, which runs on the shard's goroutine: its
+// panic becomes the request's error instead of ending the process.
+func getBody(req *http.Request) (body io.ReadCloser, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			body, err = nil, fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return req.GetBody()
 }
 
 // end stops the pumps and closes every body read: a pump blocked in Read
