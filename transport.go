@@ -47,8 +47,8 @@ import (
 //     TLS backend only HandshakeComplete is set. VerifiedChains stays nil.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response whose body had
 //     a Content-Length.
-//   - Request trailers (req.Trailer) are not sent, and protocol upgrades
-//     (101 Switching Protocols) are not supported.
+//   - Request trailers (req.Trailer) are not sent, and a protocol upgrade
+//     (101 Switching Protocols) fails the request.
 //   - A request body that is not as long as its ContentLength fails the
 //     request over HTTP/2 too (net/http's HTTP/2 sends it as it is).
 //
@@ -70,7 +70,9 @@ type Transport struct {
 	// its options: any other libcurl option (HTTP version, TLS, socket
 	// callbacks, which compose with Sockets). It must not set the data
 	// callbacks (write, header, read), nor OPT_URL or the method: the
-	// Transport's streams depend on them.
+	// Transport's streams depend on them. Redirects (OPT_FOLLOWLOCATION)
+	// and negotiated authentication (OPT_HTTPAUTH) make libcurl send a
+	// second response, which fails the request: http.Client does both.
 	Setup func(e *CURL) error
 
 	// ConnectTimeout bounds connecting, the TLS handshake included
