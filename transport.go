@@ -105,12 +105,16 @@ type Transport struct {
 type handlePool struct {
 	mu   sync.Mutex
 	idle []*CURL
+	// closing: handles released now are cleaned up, not kept. drain sets
+	// it (a request still running at CloseIdleConnections gives its handle
+	// back later), the next request clears it, as net/http's closeIdle.
+	closing bool
 }
 
 func (p *handlePool) drain() {
 	p.mu.Lock()
 	idle := p.idle
-	p.idle = nil
+	p.idle, p.closing = nil, true
 	p.mu.Unlock()
 	for _, e := range idle {
 		e.Cleanup()
@@ -163,8 +167,10 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // CloseIdleConnections closes the connections left idle by the Transport's
-// requests and the handles it keeps. libcurl cannot close only some of a
-// multi's connections, so it recycles the engine's multis (see
+// requests and the handles it keeps; a request still running frees its
+// handle when it ends, unless a new request came in between (as net/http
+// closes the connections that become idle). libcurl cannot close only some
+// of a multi's connections, so it recycles the engine's multis (see
 // Engine.CloseIdleConnections): with the default engine, or an engine that
 // other code uses too, the idle connections of every user of the engine
 // close, and a shard busy with transfers closes its idle connections once
@@ -186,6 +192,7 @@ func (tr *Transport) engine() *Engine {
 func (tr *Transport) handle() (*CURL, error) {
 	p := tr.handles()
 	p.mu.Lock()
+	p.closing = false
 	if n := len(p.idle); n > 0 {
 		e := p.idle[n-1]
 		p.idle[n-1] = nil
@@ -212,7 +219,7 @@ func (tr *Transport) release(e *CURL) {
 	e.Reset() // the Sockets installation stays
 	p := tr.handles()
 	p.mu.Lock()
-	if len(p.idle) < maxIdleHandles {
+	if !p.closing && len(p.idle) < maxIdleHandles {
 		p.idle = append(p.idle, e)
 		e = nil
 	}

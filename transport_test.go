@@ -44,9 +44,14 @@ func newTestTransport(t *testing.T, tr *Transport) *Transport {
 	if tr.Engine == nil {
 		tr.Engine = NewEngine(WithShards(1))
 	}
+	handles := Registrations().Handles
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		tr.Engine.Close()
+		// A request that outlived its test (a response without a body
+		// while the upload goes on) frees its handle when it ends:
+		// wait for it, so that it is not counted in the next test.
+		waitUntil(t, "the Transport's handles to be freed", func() bool { return Registrations().Handles <= handles })
 	})
 	return tr
 }
@@ -338,15 +343,6 @@ func TestTransportCloseIdleConnections(t *testing.T) {
 		}
 		return n
 	}
-	waitFor := func(what string, f func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !f(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	tr := newTestTransport(t, nil)
 	client := &http.Client{Transport: tr}
 	get := func(path string) {
@@ -359,16 +355,16 @@ func TestTransportCloseIdleConnections(t *testing.T) {
 		resp.Body.Close()
 	}
 	get("/")
-	waitFor("an idle connection", func() bool { return count(http.StateIdle) == 1 })
+	waitUntil(t, "an idle connection", func() bool { return count(http.StateIdle) == 1 })
 	tr.CloseIdleConnections()
-	waitFor("the idle connection to close", func() bool { return count(http.StateClosed) == 1 })
+	waitUntil(t, "the idle connection to close", func() bool { return count(http.StateClosed) == 1 })
 
 	// A busy shard closes its idle connections once its transfer ends.
 	done := make(chan struct{})
 	go func() { get("/slow"); close(done) }()
-	waitFor("a busy connection", func() bool { return count(http.StateActive) == 1 })
+	waitUntil(t, "a busy connection", func() bool { return count(http.StateActive) == 1 })
 	get("/")
-	waitFor("two connections", func() bool { return count(http.StateIdle) == 1 && count(http.StateActive) == 1 })
+	waitUntil(t, "two connections", func() bool { return count(http.StateIdle) == 1 && count(http.StateActive) == 1 })
 	tr.CloseIdleConnections()
 	time.Sleep(50 * time.Millisecond)
 	if n := count(http.StateClosed); n != 1 {
@@ -376,7 +372,7 @@ func TestTransportCloseIdleConnections(t *testing.T) {
 	}
 	close(release)
 	<-done
-	waitFor("both connections to close", func() bool { return count(http.StateClosed) == 3 })
+	waitUntil(t, "both connections to close", func() bool { return count(http.StateClosed) == 3 })
 	get("/") // a new multi serves on
 }
 
@@ -1221,6 +1217,50 @@ func TestPauseFromAnotherGoroutine(t *testing.T) {
 	must(t, <-done)
 	if got.Load() != 4<<20 {
 		t.Errorf("got %d bytes", got.Load())
+	}
+}
+
+// TestTransportCloseIdleConnectionsLateHandle: a request still running at
+// CloseIdleConnections frees its handle when it ends, instead of keeping it
+// in the pool; a new request makes the pool keep handles again.
+func TestTransportCloseIdleConnectionsLateHandle(t *testing.T) {
+	noLeaks(t)
+	u := rawServer(t, func(c net.Conn, req *http.Request, raw string) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		io.Copy(io.Discard, req.Body)
+	})
+	tr := newTestTransport(t, nil)
+	before := Registrations().Handles
+	pooled := func() int {
+		p := tr.handles()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.idle)
+	}
+	// The response comes before the request body: RoundTrip returns while
+	// the upload goes on.
+	pr, pw := io.Pipe()
+	body := &closeRecorder{Reader: pr}
+	resp, err := tr.RoundTrip(mustRequest(t, "POST", u, body))
+	must(t, err)
+	resp.Body.Close()
+	if n := Registrations().Handles; n != before+1 || body.closed.Load() != 0 {
+		t.Fatalf("after RoundTrip: %d handles (want %d), body closed %d times (want still 0)",
+			n, before+1, body.closed.Load())
+	}
+	tr.CloseIdleConnections()
+	io.WriteString(pw, "the rest")
+	pw.Close()
+	waitUntil(t, "the running request's handle to be freed", func() bool { return Registrations().Handles == before })
+	if n := pooled(); n != 0 {
+		t.Errorf("%d handles pooled after CloseIdleConnections", n)
+	}
+
+	resp, err = tr.RoundTrip(mustRequest(t, "GET", u, nil))
+	must(t, err)
+	resp.Body.Close()
+	if n := pooled(); n != 1 {
+		t.Errorf("%d handles pooled after a new request, want 1", n)
 	}
 }
 
