@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "tlsinfo.h"
 
 // OpenSSL 1.1.1 and 3.x, declared with opaque pointers.
@@ -23,32 +24,56 @@ static struct {
 static int ossl_ok;
 static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 
-static void ossl_load(void) {
-	*(void **)&ossl.version = dlsym(RTLD_DEFAULT, "SSL_version");
-	*(void **)&ossl.current_cipher = dlsym(RTLD_DEFAULT, "SSL_get_current_cipher");
-	*(void **)&ossl.cipher_id = dlsym(RTLD_DEFAULT, "SSL_CIPHER_get_protocol_id");
-	*(void **)&ossl.alpn = dlsym(RTLD_DEFAULT, "SSL_get0_alpn_selected");
-	*(void **)&ossl.reused = dlsym(RTLD_DEFAULT, "SSL_session_reused");
-	*(void **)&ossl.servername = dlsym(RTLD_DEFAULT, "SSL_get_servername");
-	*(void **)&ossl.chain = dlsym(RTLD_DEFAULT, "SSL_get_peer_cert_chain");
-	*(void **)&ossl.sk_num = dlsym(RTLD_DEFAULT, "OPENSSL_sk_num");
-	*(void **)&ossl.sk_value = dlsym(RTLD_DEFAULT, "OPENSSL_sk_value");
-	*(void **)&ossl.i2d = dlsym(RTLD_DEFAULT, "i2d_X509");
-	*(void **)&ossl.peer = dlsym(RTLD_DEFAULT, "SSL_get1_peer_certificate"); // 3.x
-	if (ossl.peer == NULL)
-		*(void **)&ossl.peer = dlsym(RTLD_DEFAULT, "SSL_get_peer_certificate"); // 1.1.1
-	*(void **)&ossl.x509_free = dlsym(RTLD_DEFAULT, "X509_free");
-	ossl_ok = ossl.version && ossl.current_cipher && ossl.cipher_id && ossl.alpn && ossl.reused &&
-		  ossl.servername && ossl.chain && ossl.sk_num && ossl.sk_value && ossl.i2d && ossl.peer &&
-		  ossl.x509_free;
+// libcurl_scope returns a handle whose symbol lookups go through libcurl's
+// own dependencies, so that the OpenSSL functions found are those of the
+// libssl that made libcurl's SSL objects, not of another libssl the process
+// loaded first (RTLD_DEFAULT would take the first one in the global scope).
+// libcurl is found by the address of its version data: the address of one of
+// its functions could be the executable's PLT stub. A libcurl linked into the
+// executable gives the executable's scope.
+static void *libcurl_scope(void) {
+	Dl_info info;
+	if (dladdr(curl_version_info(CURLVERSION_NOW), &info) == 0 || info.dli_fname == NULL)
+		return NULL;
+	void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	return h != NULL ? h : dlopen(NULL, RTLD_LAZY);
 }
 
-// curlsock_tls_info_get describes ssl, an OpenSSL SSL*; -1 if this process
-// has no OpenSSL.
+static void ossl_load(void) {
+	void *h = libcurl_scope();
+	if (h == NULL)
+		return;
+	*(void **)&ossl.version = dlsym(h, "SSL_version");
+	*(void **)&ossl.current_cipher = dlsym(h, "SSL_get_current_cipher");
+	*(void **)&ossl.cipher_id = dlsym(h, "SSL_CIPHER_get_protocol_id");
+	*(void **)&ossl.alpn = dlsym(h, "SSL_get0_alpn_selected");
+	*(void **)&ossl.reused = dlsym(h, "SSL_session_reused");
+	*(void **)&ossl.servername = dlsym(h, "SSL_get_servername");
+	*(void **)&ossl.chain = dlsym(h, "SSL_get_peer_cert_chain");
+	*(void **)&ossl.sk_num = dlsym(h, "OPENSSL_sk_num");
+	*(void **)&ossl.sk_value = dlsym(h, "OPENSSL_sk_value");
+	*(void **)&ossl.i2d = dlsym(h, "i2d_X509");
+	*(void **)&ossl.peer = dlsym(h, "SSL_get1_peer_certificate"); // 3.x
+	if (ossl.peer == NULL)
+		*(void **)&ossl.peer = dlsym(h, "SSL_get_peer_certificate"); // 1.1.1
+	*(void **)&ossl.x509_free = dlsym(h, "X509_free");
+	int ok = ossl.version && ossl.current_cipher && ossl.cipher_id && ossl.alpn && ossl.reused &&
+		  ossl.servername && ossl.chain && ossl.sk_num && ossl.sk_value && ossl.i2d && ossl.peer &&
+		  ossl.x509_free;
+	__atomic_store_n(&ossl_ok, ok, __ATOMIC_RELEASE);
+}
+
+// curlsock_tls_load looks the OpenSSL functions up, outside libcurl's
+// callbacks (it asks libcurl for its version data).
+void curlsock_tls_load(void) {
+	pthread_once(&ossl_once, ossl_load);
+}
+
+// curlsock_tls_info_get describes ssl, an OpenSSL SSL*; -1 if libcurl has
+// no OpenSSL (or curlsock_tls_load was not called).
 int curlsock_tls_info_get(uintptr_t sslp, curlsock_tls_info *out) {
 	void *ssl = (void *)sslp;
-	pthread_once(&ossl_once, ossl_load);
-	if (!ossl_ok || ssl == NULL)
+	if (!__atomic_load_n(&ossl_ok, __ATOMIC_ACQUIRE) || ssl == NULL)
 		return -1;
 	memset(out, 0, sizeof *out);
 	out->version = ossl.version(ssl);

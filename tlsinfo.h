@@ -19,6 +19,7 @@ typedef struct {
 	char sni[256];
 } curlsock_tls_info;
 
+void curlsock_tls_load(void);
 int curlsock_tls_info_get(uintptr_t ssl, curlsock_tls_info *out);
 int curlsock_tls_cert(uintptr_t ssl, int i, unsigned char **der);
 int curlsock_tls_leaf(uintptr_t ssl, unsigned char **der);

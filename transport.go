@@ -237,6 +237,9 @@ func (tr *Transport) prepare(req *http.Request) (*exchange, error) {
 	if err := validRequest(req); err != nil {
 		return nil, err
 	}
+	if req.URL.Scheme == "https" {
+		loadTLSFunctions() // for resp.TLS, not from the header callback
+	}
 	x := &exchange{tr: tr, req: req}
 	if req.Method != http.MethodHead && !tr.DisableCompression &&
 		req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" {

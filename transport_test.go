@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -1010,6 +1011,44 @@ func TestTransportPeerCertificatesPerConnection(t *testing.T) {
 	// libcurl 8.x resumes TLS 1.3 sessions here; 7.88 makes full handshakes.
 	if resumed != (versionNum >= 0x080000) {
 		t.Errorf("libcurl %s: resumed %v", versionString(), resumed)
+	}
+}
+
+// TestTransportTLSFromLibcurlsLibssl: resp.TLS comes from the OpenSSL
+// functions of the libssl libcurl is linked with, also when the process
+// loaded other definitions of them first (here a preloaded library).
+func TestTransportTLSFromLibcurlsLibssl(t *testing.T) {
+	if os.Getenv("CURLSOCK_TLS_CHILD") != "" {
+		var cipher atomic.Uint32
+		srv, _ := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cipher.Store(uint32(r.TLS.CipherSuite))
+		}))
+		tr := newTestTransport(t, &Transport{InsecureSkipVerify: true})
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", srv.URL, nil))
+		must(t, err)
+		resp.Body.Close()
+		if st := resp.TLS; st == nil || uint32(st.CipherSuite) != cipher.Load() || st.ServerName != "" {
+			t.Fatalf("resp.TLS %+v, want cipher suite %#x and no server name", st, cipher.Load())
+		}
+		return
+	}
+	noLeaks(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "other.c")
+	must(t, os.WriteFile(src, []byte(`
+unsigned short SSL_CIPHER_get_protocol_id(const void *c) { return 0x7f7f; }
+const char *SSL_get_servername(const void *s, int type) { return "other.invalid"; }
+`), 0o600))
+	lib := filepath.Join(dir, "libother.so")
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTransportTLSFromLibcurlsLibssl$")
+	// ASan wants its runtime first in the library list.
+	cmd.Env = append(os.Environ(), "CURLSOCK_TLS_CHILD=1", "LD_PRELOAD="+lib,
+		"ASAN_OPTIONS=verify_asan_link_order=0:"+os.Getenv("ASAN_OPTIONS"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("with another SSL_CIPHER_get_protocol_id loaded first (%v):\n%s", err, firstLines(string(out), 12))
 	}
 }
 

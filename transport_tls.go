@@ -49,6 +49,9 @@ func (x *exchange) tlsState() *tls.ConnectionState {
 	return st
 }
 
+// loadTLSFunctions finds the OpenSSL functions of libcurl's libssl, once.
+var loadTLSFunctions = sync.OnceFunc(func() { C.curlsock_tls_load() })
+
 // peerChain returns the parsed certificates of ssl's peer. A resumed
 // session has only the leaf: its chain is the one this process saw at the
 // full handshake with that leaf, if it still keeps it. Parsed chains are
