@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	gocurl "github.com/andelf/go-curl"
+	"golang.org/x/sys/unix"
 )
 
 // CURL is an easy handle: go-curl's, with every go-curl method promoted, plus
@@ -67,6 +68,7 @@ func (e *CURL) Perform() error {
 		return err
 	}
 	h.mu.Lock()
+	h.waitPausing()
 	// From inside one of the handle's own callbacks, or while the handle is
 	// in a multi or an engine, libcurl refuses the call (E_FAILED_INIT): the
 	// transfer under way keeps its callback errors and its state.
@@ -79,10 +81,16 @@ func (e *CURL) Perform() error {
 		h.startTransfer()
 	}
 	var err error
-	h.drive(func() { err = e.CURL.Perform() })
+	h.drive(func() {
+		if !nested {
+			h.performTID.Store(int32(unix.Gettid())) // drive locked the thread
+		}
+		err = e.CURL.Perform()
+	})
 	if nested {
 		return err
 	}
+	h.performTID.Store(0)
 	h.endTransfer()
 	h.mu.Lock()
 	h.performing = false
@@ -391,11 +399,18 @@ func (h *handleReg) detach() *closeReg {
 // ErrHandleClosed. While the handle is in Engine.Do or PerformContext on
 // another goroutine, the goroutine driving the transfer runs the pause and
 // Pause waits for it; on a transfer that ended meanwhile it does nothing.
+//
+// libcurl's calls on one handle must not overlap, and curl_easy_pause must
+// run on the thread driving the transfer: a Pause from another goroutine
+// during Perform returns ErrHandleBusy, and a Do, PerformContext or Perform
+// that starts while Pause runs on the idle handle waits for it.
 func (e *CURL) Pause(bitmask int) error {
-	if e.reg.isCleaned() {
-		return ErrHandleClosed
+	h := e.reg
+	t, release, err := h.pauseClaim()
+	if err != nil {
+		return err
 	}
-	if t := e.reg.activeElsewhere(); t != nil {
+	if t != nil {
 		// In Do or PerformContext on another goroutine: the one driving
 		// the transfer runs the pause.
 		reply := make(chan error, 1)
@@ -410,10 +425,67 @@ func (e *CURL) Pause(bitmask int) error {
 			return nil
 		}
 	}
+	defer release()
 	var rc C.CURLcode
-	e.reg.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })
-	e.reg.raise()
+	h.drive(func() { rc = C.curl_easy_pause(e.handle(), C.int(bitmask)) })
+	h.raise()
 	return curlErr(rc)
+}
+
+// pauseClaim says where Pause runs: t, the transfer of an engine or
+// PerformContext driven elsewhere, for its goroutine to pause; or here, with
+// release to call after curl_easy_pause. Here is a callback of the
+// handle's transfer, a handle in a curlsock multi (its user drives it), or
+// an idle handle, which stays claimed until release.
+func (h *handleReg) pauseClaim() (t *transfer, release func(), err error) {
+	for {
+		h.mu.Lock()
+		switch {
+		case h.cleaned:
+			h.mu.Unlock()
+			return nil, nil, ErrHandleClosed
+		case h.pausing != nil:
+			p := h.pausing
+			h.mu.Unlock()
+			<-p
+			continue
+		case h.active != nil:
+			t := h.active
+			h.mu.Unlock()
+			if shardFrameOfThread() == t.shard.frame.id {
+				return nil, func() {}, nil
+			}
+			return t, nil, nil
+		case h.performing:
+			h.mu.Unlock()
+			if int(h.performTID.Load()) != unix.Gettid() {
+				return nil, nil, ErrHandleBusy
+			}
+			return nil, func() {}, nil
+		case h.multi != nil:
+			h.mu.Unlock()
+			return nil, func() {}, nil
+		}
+		p := make(chan struct{})
+		h.pausing = p
+		h.mu.Unlock()
+		return nil, func() {
+			h.mu.Lock()
+			h.pausing = nil
+			h.mu.Unlock()
+			close(p)
+		}, nil
+	}
+}
+
+// waitPausing waits, with h.mu held, until no Pause runs on the idle handle.
+func (h *handleReg) waitPausing() {
+	for h.pausing != nil {
+		p := h.pausing
+		h.mu.Unlock()
+		<-p
+		h.mu.Lock()
+	}
 }
 
 // Escape URL-encodes s (curl_easy_escape). libcurl ignores the handle

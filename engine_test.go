@@ -401,6 +401,76 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// TestPauseDuringPerformElsewhere: libcurl forbids curl_easy_pause from
+// another thread than the one driving the transfer: Pause from another
+// goroutine during Perform is ErrHandleBusy; from the transfer's own
+// callback it pauses.
+func TestPauseDuringPerformElsewhere(t *testing.T) {
+	noLeaks(t)
+	got, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(got)
+		<-release
+		io.WriteString(w, "late")
+	}))
+	defer srv.Close()
+	e, body := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.URL))
+	done := make(chan error, 1)
+	go func() { done <- e.Perform() }()
+	<-got
+	if err := e.Pause(PAUSE_ALL); !errors.Is(err, ErrHandleBusy) {
+		t.Errorf("Pause from another goroutine during Perform = %v, want ErrHandleBusy", err)
+	}
+	close(release)
+	must(t, <-done)
+	if body.String() != "late" {
+		t.Errorf("body %q", body)
+	}
+}
+
+// TestPauseOnIdleHandleHoldsTransfers: while Pause runs curl_easy_pause on
+// an idle handle, a Do, PerformContext or Perform starting on another
+// goroutine waits for it: libcurl's calls on one handle must not overlap.
+func TestPauseOnIdleHandleHoldsTransfers(t *testing.T) {
+	noLeaks(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }))
+	defer srv.Close()
+	eng := newEngine(t)
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.URL))
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"Do", func() error { return eng.Do(ctx, e) }},
+		{"PerformContext", func() error { return e.PerformContext(ctx) }},
+		{"Perform", e.Perform},
+	} {
+		// What Pause holds while its curl_easy_pause runs.
+		_, release, err := e.reg.pauseClaim()
+		must(t, err)
+		done := make(chan error, 1)
+		go func() { done <- c.run() }()
+		select {
+		case err := <-done:
+			t.Errorf("%s ran during a Pause of the idle handle (%v)", c.name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Errorf("%s after the Pause: %v", c.name, err)
+		}
+	}
+	// On the idle handle: libcurl 7.88 says CURLE_BAD_FUNCTION_ARGUMENT
+	// (no connection); nothing stays claimed.
+	if err := e.Pause(PAUSE_CONT); errors.Is(err, ErrHandleBusy) {
+		t.Errorf("Pause on the idle handle: %v", err)
+	}
+	must(t, eng.Do(ctx, e))
+}
+
 func TestEngineDeadline(t *testing.T) {
 	stall := newStallServer(t, "")
 	eng := newEngine(t)
