@@ -95,6 +95,12 @@ int curlsock_seek(void *clientp, curl_off_t offset, int origin) {
 	return curlsockGoSeek((uintptr_t)clientp, offset, origin, curlsock_cur_frame);
 }
 
+int curlsock_trailer(struct curl_slist **list, void *userdata) {
+	if (curlsock_cur_poisoned)
+		return CURL_TRAILERFUNC_ABORT;
+	return curlsockGoTrailer((uintptr_t)userdata, list);
+}
+
 CURLcode curlsock_setopt_long(CURL *h, CURLoption opt, long v) {
 	return curl_easy_setopt(h, opt, v);
 }
@@ -149,6 +155,11 @@ CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id) {
 CURLcode curlsock_set_seek(CURL *h, int on, uintptr_t id) {
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on ? curlsock_seek : NULL);
 	return rc ? rc : curl_easy_setopt(h, CURLOPT_SEEKDATA, on ? (void *)id : NULL);
+}
+
+CURLcode curlsock_set_trailer(CURL *h, int on, uintptr_t id) {
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_TRAILERFUNCTION, on ? curlsock_trailer : NULL);
+	return rc ? rc : curl_easy_setopt(h, CURLOPT_TRAILERDATA, on ? (void *)id : NULL);
 }
 
 // Error buffers (CURLOPT_ERRORBUFFER) are recycled, never freed: libcurl

@@ -3,6 +3,7 @@
 package curl
 
 /*
+#include <stdlib.h>
 #include <string.h>
 #include "callbacks.h"
 */
@@ -153,6 +154,31 @@ func curlsockGoSeek(id C.uintptr_t, offset C.curl_off_t, origin C.int, frame C.u
 		return C.CURL_SEEKFUNC_CANTSEEK
 	}
 	return C.int(sink.seek(int64(offset), int(origin)))
+}
+
+//export curlsockGoTrailer
+func curlsockGoTrailer(id C.uintptr_t, list **C.struct_curl_slist) C.int {
+	h := lookupHandle(uintptr(id))
+	if h == nil || h.poisoned.Load() {
+		return C.CURL_TRAILERFUNC_ABORT
+	}
+	h.mu.Lock()
+	sink := h.opts.sink
+	h.mu.Unlock()
+	if sink == nil {
+		return C.CURL_TRAILERFUNC_OK
+	}
+	// libcurl copies the strings and frees the list once it is sent.
+	for _, line := range sink.requestTrailer() {
+		cs := C.CString(line)
+		l := C.curl_slist_append(*list, cs)
+		C.free(unsafe.Pointer(cs))
+		if l == nil {
+			return C.CURL_TRAILERFUNC_ABORT
+		}
+		*list = l
+	}
+	return C.CURL_TRAILERFUNC_OK
 }
 
 //export curlsockGoProgress

@@ -20,6 +20,7 @@ size_t curlsock_read(char *buf, size_t size, size_t nitems, void *userdata);
 int curlsock_progress(void *clientp, double dltotal, double dlnow, double ultotal, double ulnow);
 int curlsock_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
 int curlsock_seek(void *clientp, curl_off_t offset, int origin);
+int curlsock_trailer(struct curl_slist **list, void *userdata);
 
 // Frames: the curlsock call that is driving libcurl on this OS thread.
 typedef struct {
@@ -45,6 +46,7 @@ CURLcode curlsock_set_read(CURL *h, int on, uintptr_t id);
 CURLcode curlsock_set_progress(CURL *h, int on, uintptr_t id);
 CURLcode curlsock_set_prereq(CURL *h, int on, uintptr_t id);
 CURLcode curlsock_set_seek(CURL *h, int on, uintptr_t id);
+CURLcode curlsock_set_trailer(CURL *h, int on, uintptr_t id);
 
 // Error buffers, recycled (see callbacks.c).
 char *curlsock_errbuf_get(void);

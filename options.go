@@ -87,6 +87,7 @@ type dataSink interface {
 	header(p []byte) uint
 	read(p []byte) uint
 	seek(offset int64, origin int) int
+	requestTrailer() []string // the lines of a chunked upload's trailer
 }
 
 type slistVal struct {

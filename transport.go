@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,8 +48,11 @@ import (
 //     TLS backend only HandshakeComplete is set. VerifiedChains stays nil.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response whose body had
 //     a Content-Length.
-//   - Request trailers (req.Trailer) are not sent, and a protocol upgrade
-//     (101 Switching Protocols) fails the request.
+//   - Request trailers (req.Trailer) are sent with a body of unknown length,
+//     as net/http does over HTTP/1.1; libcurl sends them over HTTP/1.1
+//     only, so such a request does not use HTTP/2. libcurl 7.x does not
+//     send them: its trailer support overflows its upload buffer.
+//   - A protocol upgrade (101 Switching Protocols) fails the request.
 //   - A request body that is not as long as its ContentLength fails the
 //     request over HTTP/2 too (net/http's HTTP/2 sends it as it is).
 //
@@ -254,6 +258,15 @@ func (tr *Transport) prepare(req *http.Request) (*exchange, error) {
 			size = -1 // net/http: 0 with a body means unknown
 		}
 		x.up = newUpload(body, size)
+		if size < 0 && len(req.Trailer) > 0 {
+			keys, err := trailerKeys(req.Trailer)
+			if err != nil {
+				return nil, err
+			}
+			if requestTrailersSafe {
+				x.trailerKeys = keys
+			}
+		}
 	}
 	e, err := tr.handle()
 	if err != nil {
@@ -272,6 +285,51 @@ func (tr *Transport) prepare(req *http.Request) (*exchange, error) {
 	ok = true
 	return x, nil
 }
+
+// requestTrailersSafe: libcurl 7.88 writes the last chunk's "0\r\n" before
+// its upload buffer when a trailer callback is set (AddressSanitizer:
+// heap-buffer-overflow in curl_multi_socket_action): request trailers are
+// sent with libcurl 8 only.
+var requestTrailersSafe = versionNum >= 0x080000
+
+// trailerKeys returns the sorted keys of a request's trailer, as net/http
+// announces them in a Trailer header; it refuses those net/http refuses.
+func trailerKeys(trailer http.Header) ([]string, error) {
+	keys := make([]string, 0, len(trailer))
+	for k := range trailer {
+		k = http.CanonicalHeaderKey(k)
+		switch k {
+		case "Transfer-Encoding", "Trailer", "Content-Length":
+			return nil, fmt.Errorf("curlsock: invalid Trailer key %q", k)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// requestTrailer is the trailer of a chunked request body, sent after its last
+// chunk: net/http reads req.Trailer once the body has ended, so that the
+// body's reader can fill in the values, which RoundTrip could not check: CR
+// and LF in them become spaces, as net/http writes them, and a key that is
+// not a valid name is left out.
+func (x *exchange) requestTrailer() []string {
+	if x.trailerKeys == nil {
+		return nil
+	}
+	lines := make([]string, 0, len(x.req.Trailer))
+	for k, vv := range x.req.Trailer {
+		if !validToken(k) {
+			continue
+		}
+		for _, v := range vv {
+			lines = append(lines, k+": "+headerNewlineToSpace.Replace(v))
+		}
+	}
+	return lines
+}
+
+var headerNewlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
 
 // lacksBody reports the methods whose requests usually have no body: for
 // them net/http sends an empty body of unknown length as no body at all.
@@ -365,6 +423,16 @@ func validRequest(req *http.Request) error {
 			}
 		}
 	}
+	for k, vv := range req.Trailer {
+		if !validToken(k) {
+			return fmt.Errorf("curlsock: invalid trailer field name %q", k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("curlsock: invalid trailer field value for %q", k)
+			}
+		}
+	}
 	if !validHeaderValue(req.Host) || strings.ContainsAny(req.Host, " /") {
 		return fmt.Errorf("curlsock: invalid Host %q", req.Host)
 	}
@@ -453,6 +521,14 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 	if tr.IdleConnTimeout > 0 {
 		longs = append(longs, longOpt{C.CURLOPT_MAXAGE_CONN, int64(max(tr.IdleConnTimeout/time.Second, 1))})
 	}
+	if x.trailerKeys != nil {
+		// libcurl sends request trailers in HTTP/1.1's chunked encoding only.
+		longs = append(longs, longOpt{C.CURLOPT_HTTP_VERSION, C.CURL_HTTP_VERSION_1_1})
+		// Only then: libcurl calls it for every chunked upload.
+		if rc := C.curlsock_set_trailer(e.handle(), 1, C.uintptr_t(e.reg.id)); rc != C.CURLE_OK {
+			return fmt.Errorf("curlsock: transport: CURLOPT_TRAILERFUNCTION: %w", CurlError(rc))
+		}
+	}
 	if tr.DisableKeepAlives || req.Close {
 		longs = append(longs, longOpt{C.CURLOPT_FORBID_REUSE, 1})
 	}
@@ -523,6 +599,9 @@ func (tr *Transport) headerLines(req *http.Request, x *exchange) []string {
 	}
 	if x.requestedGzip {
 		lines = append(lines, "Accept-Encoding: gzip")
+	}
+	if x.trailerKeys != nil {
+		lines = append(lines, "Trailer: "+strings.Join(x.trailerKeys, ","))
 	}
 	if req.Close && !headerHasToken(req.Header["Connection"], "close") {
 		lines = append(lines, "Connection: close")

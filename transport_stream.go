@@ -56,6 +56,7 @@ type exchange struct {
 	stop          func() bool // stops the context's cancel
 	up            *upload     // nil: no request body
 	requestedGzip bool
+	trailerKeys   []string      // announced in a Trailer header: the request has trailers
 	ready         chan struct{} // closed once the final headers are in
 	signal        chan struct{} // body data or the end, for a waiting reader
 

@@ -901,6 +901,92 @@ func tlsServer(t *testing.T, h http.Handler, configure ...func(*http.Server)) (*
 	return srv, ca
 }
 
+// TestTransportRequestTrailers: a body of unknown length carries
+// req.Trailer as net/http sends it, the values the body's reader set at its
+// end included; over TLS the request keeps to HTTP/1.1, where libcurl sends
+// trailers; a key net/http refuses is refused. libcurl 7.x sends none.
+func TestTransportRequestTrailers(t *testing.T) {
+	noLeaks(t)
+	type got struct {
+		proto, announced, body string
+		te                     []string
+		trailer                http.Header
+	}
+	seenc := make(chan got, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seenc <- got{r.Proto, r.Header.Get("Trailer"), string(b), r.TransferEncoding, r.Trailer}
+	})
+	plain := httptest.NewServer(h)
+	defer plain.Close()
+	secure, ca := tlsServer(t, h)
+	ours := newTestTransport(t, &Transport{CAFile: ca})
+	theirs := secure.Client().Transport.(*http.Transport)
+	defer theirs.CloseIdleConnections()
+	send := func(rt http.RoundTripper, u, sum string) got {
+		t.Helper()
+		req := mustRequest(t, "POST", u, nil)
+		req.Trailer = http.Header{"X-Sum": nil, "X-Static": {"a", "b"}}
+		// Set at the end, once RoundTrip has checked the trailer.
+		req.Body = io.NopCloser(&atEOF{Reader: strings.NewReader("chunked body"), f: func() { req.Trailer.Set("X-Sum", sum) }})
+		resp, err := rt.RoundTrip(req)
+		must(t, err)
+		resp.Body.Close()
+		return <-seenc
+	}
+	// Over HTTP/1.1 a line break set late becomes a space (HTTP/2 refuses it).
+	for u, sum := range map[string]string{plain.URL: "4\r\nX-Injected: 2", secure.URL: "42"} {
+		want, have := send(theirs, u, sum), send(ours, u, sum)
+		if !requestTrailersSafe {
+			// libcurl 7.x: not sent (see requestTrailersSafe).
+			if have.body != want.body || len(have.trailer) != 0 || have.announced != "" {
+				t.Errorf("%s, libcurl %s: the server saw %+v", u, versionString(), have)
+			}
+			continue
+		}
+		if have.proto != "HTTP/1.1" {
+			t.Errorf("%s: sent over %s, want HTTP/1.1", u, have.proto)
+		}
+		want.proto, have.proto = "", ""
+		if u == secure.URL {
+			// net/http's HTTP/2 has no Transfer-Encoding, nor a Trailer
+			// header left in r.Header.
+			want.te, want.announced = have.te, have.announced
+		}
+		if diff := cmp.Diff(want, have, cmp.AllowUnexported(got{})); diff != "" {
+			t.Errorf("%s: the server saw (-net/http +curl.Transport):\n%s", u, diff)
+		}
+	}
+
+	for _, trailer := range []http.Header{{"Content-Length": {"1"}}, {"X-A": {"a\r\nX-Injected: b"}}, {"X A": {"a"}}} {
+		body := &closeRecorder{Reader: strings.NewReader("x")}
+		req := mustRequest(t, "POST", plain.URL, nil)
+		req.Body, req.Trailer = body, trailer
+		_, want := theirs.RoundTrip(req.Clone(context.Background()))
+		if _, err := ours.RoundTrip(req); err == nil || want == nil {
+			t.Errorf("trailer %q: %v, net/http %v", trailer, err, want)
+		}
+		if body.closed.Load() == 0 {
+			t.Errorf("trailer %q: the refused request's body not closed", trailer)
+		}
+	}
+}
+
+// atEOF calls f when its reader reaches EOF.
+type atEOF struct {
+	io.Reader
+	f func()
+}
+
+func (a *atEOF) Read(p []byte) (int, error) {
+	n, err := a.Reader.Read(p)
+	if err == io.EOF && a.f != nil {
+		a.f()
+		a.f = nil
+	}
+	return n, err
+}
+
 // TestTransportHTTP2: HTTP/2 over TLS when the server offers it, one
 // connection for concurrent requests, trailers, and resp.TLS with the
 // server's certificate on new and reused connections.
