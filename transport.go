@@ -413,25 +413,11 @@ func validRequest(req *http.Request) error {
 	case req.ContentLength != 0 && (req.Body == nil || req.Body == http.NoBody):
 		return fmt.Errorf("curlsock: http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
-	for k, vv := range req.Header {
-		if !validToken(k) {
-			return fmt.Errorf("curlsock: invalid header field name %q", k)
-		}
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("curlsock: invalid header field value for %q", k)
-			}
-		}
+	if err := validFields("header", req.Header); err != nil {
+		return err
 	}
-	for k, vv := range req.Trailer {
-		if !validToken(k) {
-			return fmt.Errorf("curlsock: invalid trailer field name %q", k)
-		}
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("curlsock: invalid trailer field value for %q", k)
-			}
-		}
+	if err := validFields("trailer", req.Trailer); err != nil {
+		return err
 	}
 	if !validHeaderValue(req.Host) || strings.ContainsAny(req.Host, " /") {
 		return fmt.Errorf("curlsock: invalid Host %q", req.Host)
@@ -454,6 +440,21 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// validFields checks the names and values of a request's header or trailer.
+func validFields(what string, h http.Header) error {
+	for k, vv := range h {
+		if !validToken(k) {
+			return fmt.Errorf("curlsock: invalid %s field name %q", what, k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("curlsock: invalid %s field value for %q", what, k)
+			}
+		}
+	}
+	return nil
 }
 
 // validHeaderValue refuses the bytes that would end a header line.
