@@ -53,6 +53,10 @@ import (
 //     only, so such a request does not use HTTP/2. libcurl 7.x does not
 //     send them: its trailer support overflows its upload buffer.
 //   - A protocol upgrade (101 Switching Protocols) fails the request.
+//   - An https request through a proxy URL with credentials gets a tunnel
+//     of its own, over HTTP/1.1, closed after it: libcurl 8 would reuse a
+//     tunnel whatever the credentials of the request (net/http keys its
+//     connections by them).
 //   - A request body that is not as long as its ContentLength fails the
 //     request over HTTP/2 too (net/http's HTTP/2 sends it as it is).
 //
@@ -502,6 +506,15 @@ func (tr *Transport) setOptions(e *CURL, req *http.Request, x *exchange) error {
 		}
 		if p != nil {
 			proxy = p.String()
+			if p.User != nil && u.Scheme == "https" {
+				// libcurl 8.14.1 matches a CONNECT tunnel without
+				// comparing the proxy credentials that opened it: a later
+				// request with other credentials, or none, would ride it.
+				// Such a tunnel serves its own request only: HTTP/1.1 (no
+				// stream of another request on it) and closed after it.
+				longs = append(longs, longOpt{C.CURLOPT_FORBID_REUSE, 1},
+					longOpt{C.CURLOPT_HTTP_VERSION, C.CURL_HTTP_VERSION_1_1})
+			}
 		}
 	}
 	// "" also turns off libcurl's reading of proxies from the environment.

@@ -1259,6 +1259,94 @@ func TestTransportProxyConnect(t *testing.T) {
 	}
 }
 
+// TestTransportProxyCredentialsNotShared: a tunnel opened through an
+// authenticating proxy with good credentials does not carry a later request
+// with none or wrong ones, from another Transport on the same engine or from
+// the same Transport (libcurl 8.14.1 reused it: it does not compare proxy
+// credentials when it matches connections).
+func TestTransportProxyCredentialsNotShared(t *testing.T) {
+	noLeaks(t)
+	origin, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secret")
+	}))
+	const auth = "Basic dXNlcjpzZWNyZXQ=" // user:secret
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Header.Get("Proxy-Authorization") != auth {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="p"`)
+			http.Error(w, "no", http.StatusProxyAuthRequired)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer up.Close()
+		w.WriteHeader(http.StatusOK)
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		go io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{rw})
+		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
+	}))
+	defer proxy.Close()
+	withUser := func(u *url.Userinfo) *url.URL {
+		pu, _ := url.Parse(proxy.URL)
+		pu.User = u
+		return pu
+	}
+	good, wrong, none := withUser(url.UserPassword("user", "secret")), withUser(url.UserPassword("user", "WRONG")), withUser(nil)
+	eng := NewEngine(WithShards(1))
+	var trs []*Transport
+	defer func() {
+		for _, tr := range trs {
+			tr.CloseIdleConnections()
+		}
+		eng.Close()
+	}()
+	transport := func(proxy func(*http.Request) (*url.URL, error)) *Transport {
+		tr := &Transport{Engine: eng, CAFile: ca, Proxy: proxy}
+		trs = append(trs, tr)
+		return tr
+	}
+	goodTr := transport(http.ProxyURL(good))
+	var n atomic.Int32
+	switching := transport(func(*http.Request) (*url.URL, error) {
+		if n.Add(1) == 1 {
+			return good, nil
+		}
+		return wrong, nil
+	})
+	get := func(tr http.RoundTripper) (string, error) {
+		resp, err := (&http.Client{Transport: tr}).Get(origin.URL)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	for i, c := range []struct {
+		name string
+		tr   http.RoundTripper
+		ok   bool
+	}{
+		{"good credentials", goodTr, true},
+		{"again", goodTr, true},
+		{"another Transport without credentials", transport(http.ProxyURL(none)), false},
+		{"another Transport with wrong credentials", transport(http.ProxyURL(wrong)), false},
+		{"a Proxy func's good credentials", switching, true},
+		{"then its wrong ones", switching, false},
+	} {
+		body, err := get(c.tr)
+		if c.ok != (err == nil && body == "secret") {
+			t.Errorf("request %d, %s: %q, %v", i, c.name, body, err)
+		}
+	}
+}
+
 // TestTransportConcurrent: many requests at once through one Transport.
 func TestTransportConcurrent(t *testing.T) {
 	noLeaks(t)
