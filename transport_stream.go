@@ -165,9 +165,18 @@ func (x *exchange) header(p []byte) uint {
 			x.code, x.hdr = 0, nil // interim: the next response follows
 			break
 		}
+		if err := collapseContentLength(x.hdr); err != nil {
+			x.headerErr = err
+			return 0
+		}
 		x.headersDone = true
 		x.tls = x.tlsState()
 		x.wakeReader()
+	case strings.IndexByte(line, '\r') >= 0:
+		// A bare CR inside a line, which net/http refuses: some
+		// parsers end the line there.
+		x.headerErr = fmt.Errorf("curlsock: malformed response header line %q", line)
+		return 0
 	case line[0] == ' ' || line[0] == '\t':
 		// An obsolete line folding: part of the last value.
 		if vv := x.hdr[x.lastKey]; len(vv) > 0 {
@@ -180,6 +189,24 @@ func (x *exchange) header(p []byte) uint {
 		}
 	}
 	return uint(len(p))
+}
+
+// collapseContentLength refuses a response with differing Content-Length
+// values, as net/http does (libcurl would frame the body by the first one),
+// and keeps one of several equal values.
+func collapseContentLength(h http.Header) error {
+	cl := h["Content-Length"]
+	if len(cl) < 2 {
+		return nil
+	}
+	first := strings.TrimSpace(cl[0])
+	for _, v := range cl[1:] {
+		if strings.TrimSpace(v) != first {
+			return fmt.Errorf("curlsock: http: message cannot contain multiple Content-Length headers; got %q", cl)
+		}
+	}
+	h["Content-Length"] = []string{first}
+	return nil
 }
 
 // statusLine starts a response: "HTTP/1.1 200 OK", or libcurl's "HTTP/2 200".

@@ -1347,6 +1347,44 @@ func TestTransportProxyCredentialsNotShared(t *testing.T) {
 	}
 }
 
+// TestTransportMalformedResponseHeaders: what net/http refuses in a
+// response's header is refused (differing Content-Length values, by the
+// first of which libcurl would frame the body; a bare CR in a line); equal
+// Content-Length values are kept once, as net/http keeps them.
+func TestTransportMalformedResponseHeaders(t *testing.T) {
+	noLeaks(t)
+	tr := newTestTransport(t, nil)
+	for _, c := range []struct {
+		name, head string
+		ok         bool
+	}{
+		{"differing Content-Length", "Content-Length: 2\r\nContent-Length: 3\r\n", false},
+		{"bare CR", "X-A: a\rInjected: 1\r\nContent-Length: 3\r\n", false},
+		{"equal Content-Length", "Content-Length: 3\r\nContent-Length: 3\r\n", true},
+	} {
+		u := rawServer(t, func(conn net.Conn, req *http.Request, raw string) {
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\n"+c.head+"\r\nokk")
+		})
+		theirs, want := (&http.Transport{}).RoundTrip(mustRequest(t, "GET", u, nil))
+		if want == nil {
+			io.Copy(io.Discard, theirs.Body)
+			theirs.Body.Close()
+		}
+		ours, err := tr.RoundTrip(mustRequest(t, "GET", u, nil))
+		if (err == nil) != c.ok || (want == nil) != c.ok {
+			t.Errorf("%s: %v, net/http %v", c.name, err, want)
+		}
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(ours.Body)
+		ours.Body.Close()
+		if string(b) != "okk" || ours.ContentLength != 3 || len(ours.Header["Content-Length"]) != 1 {
+			t.Errorf("%s: body %q, ContentLength %d, header %q", c.name, b, ours.ContentLength, ours.Header["Content-Length"])
+		}
+	}
+}
+
 // TestTransportConcurrent: many requests at once through one Transport.
 func TestTransportConcurrent(t *testing.T) {
 	noLeaks(t)
