@@ -291,6 +291,13 @@ func (x *exchange) outcome() error {
 	x.mu.Lock()
 	headerErr := x.headerErr
 	x.mu.Unlock()
+	if code, ok := err.(CurlError); ok {
+		// libcurl's own text says more than the code ("CONNECT tunnel
+		// failed, response 407", the address that refused).
+		if d := x.e.ErrorText(); d != "" {
+			err = &Error{Code: code, Detail: d}
+		}
+	}
 	var upErr error
 	if x.up != nil {
 		upErr = x.up.failure()

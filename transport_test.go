@@ -45,17 +45,26 @@ func newTestTransport(t *testing.T, tr *Transport) *Transport {
 	if tr.Engine == nil {
 		tr.Engine = NewEngine(WithShards(1))
 	}
-	handles := Registrations().Handles
+	if _, later := testsWithTransports.LoadOrStore(t, true); !later {
+		// A request that outlived its test (a response without a body
+		// while the upload goes on) frees its handle when it ends: wait
+		// for it, so that it is not counted in the next test. Cleanups run
+		// last first: this one once every Transport of the test is closed.
+		handles := Registrations().Handles
+		t.Cleanup(func() {
+			testsWithTransports.Delete(t)
+			waitUntil(t, "the Transports' handles to be freed", func() bool { return Registrations().Handles <= handles })
+		})
+	}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		tr.Engine.Close()
-		// A request that outlived its test (a response without a body
-		// while the upload goes on) frees its handle when it ends:
-		// wait for it, so that it is not counted in the next test.
-		waitUntil(t, "the Transport's handles to be freed", func() bool { return Registrations().Handles <= handles })
 	})
 	return tr
 }
+
+// testsWithTransports: the tests that made a Transport with newTestTransport.
+var testsWithTransports sync.Map
 
 // seen is a request as a server saw it.
 type seen struct {
@@ -1381,6 +1390,37 @@ func TestTransportMalformedResponseHeaders(t *testing.T) {
 		ours.Body.Close()
 		if string(b) != "okk" || ours.ContentLength != 3 || len(ours.Header["Content-Length"]) != 1 {
 			t.Errorf("%s: body %q, ContentLength %d, header %q", c.name, b, ours.ContentLength, ours.Header["Content-Length"])
+		}
+	}
+}
+
+// TestTransportErrorDetail: a failed request says what libcurl says (the
+// address that refused, the proxy's answer to CONNECT), and still matches
+// libcurl's code with errors.Is.
+func TestTransportErrorDetail(t *testing.T) {
+	noLeaks(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	must(t, err)
+	refused := "http://" + ln.Addr().String() + "/"
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusProxyAuthRequired)
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	for _, c := range []struct {
+		name, url string
+		tr        *Transport
+		code      CurlError
+		detail    string
+	}{
+		{"refused", refused, newTestTransport(t, nil), 7, "port " + port},
+		{"CONNECT refused", "https://127.0.0.1:1/", newTestTransport(t, &Transport{Proxy: http.ProxyURL(pu)}), 56, "407"},
+	} {
+		_, err := c.tr.RoundTrip(mustRequest(t, "GET", c.url, nil))
+		if !errors.Is(err, c.code) || err == nil || !strings.Contains(err.Error(), c.detail) {
+			t.Errorf("%s: %v, want code %d and %q in the text", c.name, err, int(c.code), c.detail)
 		}
 	}
 }
