@@ -57,6 +57,7 @@ import (
 //     of its own, over HTTP/1.1, closed after it: libcurl 8 would reuse a
 //     tunnel whatever the credentials of the request (net/http keys its
 //     connections by them).
+//   - libcurl takes at most 100 KB of response header (net/http 1 MB).
 //   - A request body that is not as long as its ContentLength fails the
 //     request over HTTP/2 too (net/http's HTTP/2 sends it as it is).
 //

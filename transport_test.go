@@ -1425,6 +1425,31 @@ func TestTransportErrorDetail(t *testing.T) {
 	}
 }
 
+// TestTransportLargeResponseHeader: libcurl takes at most 100 KB of
+// response header (CURL_MAX_HTTP_HEADER); net/http takes 1 MB. A 90 KB one
+// comes through, a 200 KB one fails the request (7.88 says "Out of memory",
+// 8.x CURLE_TOO_LARGE).
+func TestTransportLargeResponseHeader(t *testing.T) {
+	noLeaks(t)
+	tr := newTestTransport(t, nil)
+	for _, c := range []struct {
+		size int
+		ok   bool
+	}{{90 << 10, true}, {200 << 10, false}} {
+		u := rawServer(t, func(conn net.Conn, req *http.Request, raw string) {
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("b", c.size)+"\r\nContent-Length: 2\r\n\r\nok")
+		})
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", u, nil))
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if (err == nil) != c.ok || err == nil && len(resp.Header.Get("X-Big")) != c.size {
+			t.Errorf("a %d KiB header: %v", c.size>>10, err)
+		}
+	}
+}
+
 // TestTransportConcurrent: many requests at once through one Transport.
 func TestTransportConcurrent(t *testing.T) {
 	noLeaks(t)
