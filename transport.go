@@ -313,11 +313,11 @@ func trailerKeys(trailer http.Header) ([]string, error) {
 	return keys, nil
 }
 
-// requestTrailer is the trailer of a chunked request body, sent after its last
-// chunk: net/http reads req.Trailer once the body has ended, so that the
-// body's reader can fill in the values, which RoundTrip could not check: CR
-// and LF in them become spaces, as net/http writes them, and a key that is
-// not a valid name is left out.
+// requestTrailer is the trailer of a chunked request body, sent after its
+// last chunk: net/http reads req.Trailer once the body has ended, so that
+// the body's reader can fill in the values, which RoundTrip could not
+// check: CR and LF in them become spaces, as net/http writes them, and a
+// key that is not a valid name is left out.
 func (x *exchange) requestTrailer() []string {
 	if x.trailerKeys == nil {
 		return nil
