@@ -68,7 +68,7 @@ func (e *CURL) Perform() error {
 		return err
 	}
 	h.mu.Lock()
-	h.waitPausing()
+	h.waitIdleOp()
 	// From inside one of the handle's own callbacks, or while the handle is
 	// in a multi or an engine, libcurl refuses the call (E_FAILED_INIT): the
 	// transfer under way keeps its callback errors and its state.
@@ -440,15 +440,11 @@ func (e *CURL) Pause(bitmask int) error {
 func (h *handleReg) pauseClaim() (t *transfer, release func(), err error) {
 	for {
 		h.mu.Lock()
+		h.waitIdleOp()
 		switch {
 		case h.cleaned:
 			h.mu.Unlock()
 			return nil, nil, ErrHandleClosed
-		case h.pausing != nil:
-			p := h.pausing
-			h.mu.Unlock()
-			<-p
-			continue
 		case h.active != nil:
 			t := h.active
 			h.mu.Unlock()
@@ -466,22 +462,45 @@ func (h *handleReg) pauseClaim() (t *transfer, release func(), err error) {
 			h.mu.Unlock()
 			return nil, func() {}, nil
 		}
-		p := make(chan struct{})
-		h.pausing = p
+		release := h.claimIdleLocked()
 		h.mu.Unlock()
-		return nil, func() {
-			h.mu.Lock()
-			h.pausing = nil
-			h.mu.Unlock()
-			close(p)
-		}, nil
+		return nil, release, nil
 	}
 }
 
-// waitPausing waits, with h.mu held, until no Pause runs on the idle handle.
-func (h *handleReg) waitPausing() {
-	for h.pausing != nil {
-		p := h.pausing
+// claimIdle claims the handle for an operation that must not overlap a
+// transfer (Install, Uninstall): ErrHandleBusy while one is under way,
+// anywhere; else a transfer starting before release waits.
+func (h *handleReg) claimIdle() (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.waitIdleOp()
+	switch {
+	case h.cleaned:
+		return nil, ErrHandleClosed
+	case h.performing || h.multi != nil || h.active != nil:
+		return nil, ErrHandleBusy
+	}
+	return h.claimIdleLocked(), nil
+}
+
+// claimIdleLocked marks an operation on the idle handle, with h.mu held.
+func (h *handleReg) claimIdleLocked() (release func()) {
+	p := make(chan struct{})
+	h.idleOp = p
+	return func() {
+		h.mu.Lock()
+		h.idleOp = nil
+		h.mu.Unlock()
+		close(p)
+	}
+}
+
+// waitIdleOp waits, with h.mu held, until no operation runs on the idle
+// handle.
+func (h *handleReg) waitIdleOp() {
+	for h.idleOp != nil {
+		p := h.idleOp
 		h.mu.Unlock()
 		<-p
 		h.mu.Lock()

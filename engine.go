@@ -356,7 +356,7 @@ func defaultEngineOf() *Engine {
 func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	h := e.reg
 	h.mu.Lock()
-	h.waitPausing()
+	h.waitIdleOp()
 	scheme, _ := urlOrigin(h.opts.url)
 	switch {
 	case h.cleaned:

@@ -64,11 +64,17 @@ func (e *CURL) failInstallation(err error) {
 // installation's refusal included: the handle's own callbacks and options
 // are as if Install had never run. Connections made under the installation
 // still close through it.
+//
+// It returns ErrHandleBusy while the handle is in a transfer (Perform, a
+// multi, Do, PerformContext), also from its own callbacks: the connections
+// still to come would lose the guard mid-transfer.
 func (e *CURL) Uninstall() error {
 	h := e.reg
-	if h.isCleaned() {
-		return ErrHandleClosed
+	release, err := h.claimIdle()
+	if err != nil {
+		return err
 	}
+	defer release()
 	h.change(func(s *callbackSettings) { s.inst = nil })
 	return e.applyInstallation()
 }

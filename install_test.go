@@ -4,8 +4,11 @@ package curl
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,6 +46,76 @@ func expectRefused(t *testing.T, e *CURL, srv *testServer, want ...error) error 
 
 // A failed Install leaves the handle refusing every transfer, whatever
 // failed, until an Install succeeds; Uninstall removes the refusal too.
+// TestInstallBusy: the installation changes between transfers only. While
+// the handle is in Do, PerformContext, Perform (another goroutine's) or a
+// multi, Install and Uninstall return ErrHandleBusy and the transfer keeps
+// its guard: a redirect it follows afterwards to a denied address is still
+// refused.
+func TestInstallBusy(t *testing.T) {
+	noLeaks(t)
+	release := make(chan struct{})
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- struct{}{}
+		<-release
+		http.Redirect(w, r, "http://127.0.0.2:1/secret", http.StatusFound) // denied below
+	}))
+	defer srv.Close()
+	guard := loopbackGuard()
+	eng := newEngine(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		run  func(e *CURL) error
+	}{
+		{"Do", func(e *CURL) error { return eng.Do(ctx, e) }},
+		{"PerformContext", func(e *CURL) error { return e.PerformContext(ctx) }},
+		{"Perform", func(e *CURL) error { return e.Perform() }},
+		{"multi", func(e *CURL) error {
+			m := MultiInit()
+			defer m.Cleanup()
+			if err := m.AddHandle(e); err != nil {
+				return err
+			}
+			defer m.RemoveHandle(e)
+			for {
+				running, err := m.Perform()
+				if err != nil {
+					return err
+				}
+				if msg, _ := m.Info_read(); msg != nil {
+					return msg.Result()
+				}
+				if running == 0 {
+					return errors.New("no message")
+				}
+				if _, err := m.Wait(100); err != nil {
+					return err
+				}
+			}
+		}},
+	} {
+		e, _ := newEasy(t)
+		must(t, e.Setopt(OPT_URL, srv.URL))
+		must(t, e.Setopt(OPT_FOLLOWLOCATION, true))
+		must(t, (&Sockets{Guard: guard}).Install(e))
+		done := make(chan error, 1)
+		go func() { done <- c.run(e) }()
+		<-got
+		if err := e.Uninstall(); !errors.Is(err, ErrHandleBusy) {
+			t.Errorf("%s: Uninstall during the transfer = %v, want ErrHandleBusy", c.name, err)
+		}
+		if err := (&Sockets{}).Install(e); !errors.Is(err, ErrHandleBusy) {
+			t.Errorf("%s: Install during the transfer = %v, want ErrHandleBusy", c.name, err)
+		}
+		release <- struct{}{}
+		if err := <-done; !errors.Is(err, sock.ErrProhibitedIP) {
+			t.Errorf("%s: the redirect to a denied address: %v, want sock.ErrProhibitedIP", c.name, err)
+		}
+		must(t, e.Uninstall()) // between transfers
+	}
+}
+
 func TestInstallFailsClosed(t *testing.T) {
 	noLeaks(t)
 	srv := newServer(t, "tcp4")

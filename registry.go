@@ -70,10 +70,10 @@ type handleReg struct {
 	cleaned    bool
 	performing bool
 	performTID atomic.Int32 // the thread of Perform's curl_easy_perform, while performing
-	// Closed when a Pause that runs curl_easy_pause on the idle handle is
-	// done; a transfer starting meanwhile waits for it.
-	pausing chan struct{}
-	multi   *CURLM // the curlsock multi the handle is in
+	// Closed when an operation on the idle handle (Pause, Install,
+	// Uninstall) is done; a transfer starting meanwhile waits for it.
+	idleOp chan struct{}
+	multi  *CURLM // the curlsock multi the handle is in
 	// The transfer of an Engine or PerformContext the handle is in; the
 	// goroutine waiting for it frees the handle if cleaned up meanwhile.
 	active       *transfer

@@ -88,10 +88,18 @@ type Sockets struct {
 // Install succeeds. CURL.Reset keeps the installation; CURL.Uninstall
 // removes it; a duplicate (CURL.Duphandle) gets an installation of its own,
 // with the same settings.
+//
+// Install returns ErrHandleBusy while the handle is in a transfer (Perform,
+// a multi, Do, PerformContext), also from its own callbacks, and leaves the
+// transfer's installation as it is.
 func (s *Sockets) Install(e *CURL) error {
-	if e.reg.isCleaned() {
-		return ErrHandleClosed
+	// Between transfers only: ErrHandleBusy leaves the installation the
+	// transfer under way has.
+	release, err := e.reg.claimIdle()
+	if err != nil {
+		return err
 	}
+	defer release()
 	st, err := s.state(e)
 	if err == nil {
 		err = e.setInstallation(st)
