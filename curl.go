@@ -169,6 +169,10 @@ var (
 	// t.Fatal calls). libcurl's state for that multi is left as it was, so
 	// the handles that were in it refuse further transfers; Cleanup works.
 	ErrTransferLost = errors.New("curlsock: transfer lost: a callback ended the goroutine driving its engine shard")
+	// ErrConnectOnly: Do and PerformContext refuse a handle with
+	// OPT_CONNECT_ONLY. The connection would close as the handle leaves
+	// their multi, leaving nothing for Send and Recv; use Perform.
+	ErrConnectOnly = errors.New("curlsock: OPT_CONNECT_ONLY needs Perform: Do and PerformContext keep no connection for Send and Recv")
 )
 
 // CallbackName names the callback a CallbackError comes from.

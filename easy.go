@@ -111,7 +111,9 @@ func (e *CURL) Perform() error {
 // goroutine through Go's netpoller, never on a shared engine; the multi is
 // kept across calls, so that connections are reused as by Perform, and freed
 // by Cleanup. Otherwise it behaves as Perform: same results, callbacks on the
-// calling goroutine, a callback's panic raised here.
+// calling goroutine, a callback's panic raised here. OPT_CONNECT_ONLY is the
+// exception: its connection would close as the handle leaves the multi, so
+// PerformContext (and Engine.Do) return ErrConnectOnly; use Perform.
 func (e *CURL) PerformContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -365,6 +365,9 @@ func (e *CURL) beginTransfer(ctx context.Context, s *shard) (*transfer, error) {
 	case h.performing || h.multi != nil || h.active != nil:
 		h.mu.Unlock()
 		return nil, ErrHandleBusy
+	case h.opts.connectOnly:
+		h.mu.Unlock()
+		return nil, ErrConnectOnly
 	}
 	t := &transfer{e: e, ctx: ctx, shard: s, done: make(chan struct{})}
 	h.active = t

@@ -3,6 +3,7 @@
 package curl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -152,6 +153,30 @@ func TestGetinfoNewerInfos(t *testing.T) {
 }
 
 // CONNECT_ONLY leaves the connection's socket with the handle.
+// TestConnectOnlyNeedsPerform: Do and PerformContext refuse a handle with
+// OPT_CONNECT_ONLY (the connection would close as the handle leaves their
+// multi, and Send and Recv would fail after a nil result); turned off again,
+// the handle runs.
+func TestConnectOnlyNeedsPerform(t *testing.T) {
+	noLeaks(t)
+	srv := infoServer(t, "tcp4")
+	eng := NewEngine(WithShards(1))
+	defer eng.Close()
+	e, _ := newEasy(t)
+	must(t, e.Setopt(OPT_URL, srv.url("/")))
+	for _, on := range []any{1, true, int64(2)} {
+		must(t, e.Setopt(OPT_CONNECT_ONLY, on))
+		if err := eng.Do(context.Background(), e); !errors.Is(err, ErrConnectOnly) {
+			t.Errorf("Do with OPT_CONNECT_ONLY %v: %v, want ErrConnectOnly", on, err)
+		}
+		if err := e.PerformContext(context.Background()); !errors.Is(err, ErrConnectOnly) {
+			t.Errorf("PerformContext with OPT_CONNECT_ONLY %v: %v, want ErrConnectOnly", on, err)
+		}
+	}
+	must(t, e.Setopt(OPT_CONNECT_ONLY, 0))
+	must(t, eng.Do(context.Background(), e))
+}
+
 func TestGetinfoActiveSocket(t *testing.T) {
 	noLeaks(t)
 	srv := infoServer(t, "tcp4")

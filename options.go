@@ -75,6 +75,7 @@ type optionState struct {
 	postfields      *C.char          // libcurl does not copy CURLOPT_POSTFIELDS
 	postfieldsValue string
 	url             string   // OPT_URL as set, for an Engine's choice of shard
+	connectOnly     bool     // OPT_CONNECT_ONLY on: Do and PerformContext refuse the handle
 	sink            dataSink // a Transport's stream, in place of the data callbacks
 }
 

@@ -50,10 +50,18 @@ func (e *CURL) Setopt(opt int, param any) error {
 		return err
 	}
 	err := e.setByType(opt, param)
-	if opt == OPT_URL && err == nil {
+	switch {
+	case err != nil:
+	case opt == OPT_URL:
 		// An Engine sends a transfer to the shard of its origin.
 		h.mu.Lock()
 		h.opts.url, _ = param.(string)
+		h.mu.Unlock()
+	case opt == OPT_CONNECT_ONLY:
+		h.mu.Lock()
+		n, _ := asInt64(param)
+		on, _ := param.(bool)
+		h.opts.connectOnly = n != 0 || on
 		h.mu.Unlock()
 	}
 	return err
