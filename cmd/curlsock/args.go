@@ -74,6 +74,15 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// usageWarning is a usage error curl reports as a warning: -s mutes it
+// (-S does not bring it back), and no pointer to --help follows.
+type usageWarning struct {
+	msg    string
+	silent bool
+}
+
+func (w usageWarning) Error() string { return w.msg }
+
 // errHelp is -h or --help.
 var errHelp = errors.New("help requested")
 
@@ -316,7 +325,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, usageError{"no URL specified!"}
 	}
 	if o.head && o.hasData {
-		return nil, usageError{"You can only select one HTTP request method! You asked for both POST (-d, --data) and HEAD (-I, --head)."}
+		return nil, usageWarning{"You can only select one HTTP request method! You asked for both POST (-d, --data) and HEAD (-I, --head).", o.silent}
 	}
 	if len(o.allow)+len(o.deny)+len(o.ports) > 0 || o.anyPort || o.allowUnix || o.guardFTP {
 		o.guard = true

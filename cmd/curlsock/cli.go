@@ -32,7 +32,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	if err != nil {
+	var warning usageWarning
+	switch {
+	case errors.As(err, &warning):
+		if !warning.silent {
+			fmt.Fprintf(stderr, "Warning: %s\n", warning.msg)
+		}
+		return exitUsage
+	case err != nil:
 		fmt.Fprintf(stderr, "curlsock: %v\ncurlsock: try 'curlsock --help' for more information\n", err)
 		return exitUsage
 	}

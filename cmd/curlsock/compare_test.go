@@ -351,9 +351,9 @@ func TestSameAsCurl(t *testing.T) {
 		{name: "-i", args: []string{"-sS", "-i", "{url}/hello"}},
 		{name: "-iL", args: []string{"-sSiL", "{url}/r/1"}},
 		{name: "-i https h2", args: []string{"-sSi", "--cacert", "{ca}", "{https}/hello"}},
-		{name: "-I and -d", args: []string{"-I", "-d", "a", "{url}/echo"}, want: 2,
-			// curl wraps this one over two "Warning:" lines.
-			textRE: regexp.MustCompile(`You can only select one HTTP request method! You asked for both POST `)},
+		{name: "-I and -d", args: []string{"-I", "-d", "a", "{url}/echo"}, want: 2},
+		{name: "-I and -d, silent", args: []string{"-s", "-I", "-d", "a", "{url}/echo"}, want: 2},
+		{name: "-I and -d, -sS", args: []string{"-sS", "-I", "-d", "a", "{url}/echo"}, want: 2},
 		{name: "-A", args: []string{"-sS", "-A", "agent/1.0", "{url}/ua"}},
 		{name: "--user-agent", args: []string{"-sS", "--user-agent", "", "{url}/ua"}},
 		{name: "-u", args: []string{"-sS", "-u", "user:pass word", "{url}/echo"}},

@@ -65,7 +65,8 @@ func FuzzParseArgs(f *testing.F) {
 		}
 		if err != nil {
 			var ue usageError
-			if !errors.As(err, &ue) && !errors.Is(err, errHelp) {
+			var uw usageWarning
+			if !errors.As(err, &ue) && !errors.As(err, &uw) && !errors.Is(err, errHelp) {
 				t.Fatalf("parseArgs(%q) = %v (%T): neither a usage error nor errHelp", argv, err, err)
 			}
 			return
