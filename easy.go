@@ -440,34 +440,26 @@ func (e *CURL) Pause(bitmask int) error {
 // handle's transfer, a handle in a curlsock multi (its user drives it), or
 // an idle handle, which stays claimed until release.
 func (h *handleReg) pauseClaim() (t *transfer, release func(), err error) {
-	for {
-		h.mu.Lock()
-		h.waitIdleOp()
-		switch {
-		case h.cleaned:
-			h.mu.Unlock()
-			return nil, nil, ErrHandleClosed
-		case h.active != nil:
-			t := h.active
-			h.mu.Unlock()
-			if shardFrameOfThread() == t.shard.frame.id {
-				return nil, func() {}, nil
-			}
-			return t, nil, nil
-		case h.performing:
-			h.mu.Unlock()
-			if int(h.performTID.Load()) != unix.Gettid() {
-				return nil, nil, ErrHandleBusy
-			}
-			return nil, func() {}, nil
-		case h.multi != nil:
-			h.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.waitIdleOp()
+	switch {
+	case h.cleaned:
+		return nil, nil, ErrHandleClosed
+	case h.active != nil:
+		if shardFrameOfThread() == h.active.shard.frame.id {
 			return nil, func() {}, nil
 		}
-		release := h.claimIdleLocked()
-		h.mu.Unlock()
-		return nil, release, nil
+		return h.active, nil, nil
+	case h.performing:
+		if int(h.performTID.Load()) != unix.Gettid() {
+			return nil, nil, ErrHandleBusy
+		}
+		return nil, func() {}, nil
+	case h.multi != nil:
+		return nil, func() {}, nil
 	}
+	return nil, h.claimIdleLocked(), nil
 }
 
 // claimIdle claims the handle for an operation that must not overlap a
