@@ -1238,23 +1238,8 @@ func TestTransportProxyConnect(t *testing.T) {
 			return
 		}
 		tunnels.Add(1)
-		up, err := net.Dial("tcp", r.Host)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer up.Close()
 		w.Header().Set("X-Proxy", "tunnel")
-		w.WriteHeader(http.StatusOK)
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		// Plain copies: a TCP-to-TCP io.Copy splices through pipes that
-		// Go keeps in a pool, which the fd check would count.
-		go io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{rw})
-		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
+		tunnel(w, r)
 	}))
 	defer proxy.Close()
 	pu, _ := url.Parse(proxy.URL)
@@ -1266,6 +1251,26 @@ func TestTransportProxyConnect(t *testing.T) {
 	if string(b) != "through the tunnel" || resp.Header.Get("X-Proxy") != "" || tunnels.Load() != 1 {
 		t.Errorf("got %q, header %v, %d tunnels", b, resp.Header, tunnels.Load())
 	}
+}
+
+// tunnel answers a CONNECT with 200 and joins the client to r.Host.
+func tunnel(w http.ResponseWriter, r *http.Request) {
+	up, err := net.Dial("tcp", r.Host)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer up.Close()
+	w.WriteHeader(http.StatusOK)
+	c, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	// Plain copies: a TCP-to-TCP io.Copy splices through pipes that Go
+	// keeps in a pool, which the fd check would count.
+	go io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{rw})
+	io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
 }
 
 // TestTransportProxyCredentialsNotShared: a tunnel opened through an
@@ -1285,20 +1290,7 @@ func TestTransportProxyCredentialsNotShared(t *testing.T) {
 			http.Error(w, "no", http.StatusProxyAuthRequired)
 			return
 		}
-		up, err := net.Dial("tcp", r.Host)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer up.Close()
-		w.WriteHeader(http.StatusOK)
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		go io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{rw})
-		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
+		tunnel(w, r)
 	}))
 	defer proxy.Close()
 	withUser := func(u *url.Userinfo) *url.URL {
