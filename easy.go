@@ -280,7 +280,9 @@ func (e *CURL) cleanup() bool {
 // after Cleanup it does nothing. A Sockets installation stays, and is set
 // again on the reset handle: use Uninstall to remove it. Connections the
 // handle keeps cached still close through the close-socket callback they
-// were made with.
+// were made with. While the handle is in Do or PerformContext on another
+// goroutine, Reset does nothing: go-curl's Reset returns no error to say
+// ErrHandleBusy with.
 func (e *CURL) Reset() {
 	h := e.reg
 	if h.isCleaned() {
