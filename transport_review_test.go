@@ -125,8 +125,9 @@ func TestReviewFixedH2ClosedPausedStreamLeaksIntoNextResponse(t *testing.T) {
 
 // killsSecondRequest is a server whose first connection dies under its
 // second request, so that libcurl retries on a new connection and rewinds
-// the request body (the seek callback).
-func killsSecondRequest(t *testing.T) string {
+// the request body (the seek callback). The bodies it answers go to bodies,
+// if not nil.
+func killsSecondRequest(t *testing.T, bodies chan<- string) string {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	must(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -144,9 +145,12 @@ func killsSecondRequest(t *testing.T) string {
 					if err != nil {
 						return
 					}
-					io.Copy(io.Discard, req.Body)
+					b, _ := io.ReadAll(req.Body)
 					if first && n == 1 {
-						return
+						return // the kept connection dies under the second request
+					}
+					if bodies != nil {
+						bodies <- string(b)
 					}
 					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 				}
@@ -162,7 +166,7 @@ func killsSecondRequest(t *testing.T) string {
 // that blocks stalls every transfer of the shard). Run in a child process.
 func TestReviewFixedGetBodyPanicCrashesProcess(t *testing.T) {
 	if os.Getenv("CURLSOCK_REVIEW_CHILD") == "getbody" {
-		u := killsSecondRequest(t)
+		u := killsSecondRequest(t, nil)
 		eng := NewEngine(WithShards(1))
 		tr := &Transport{Engine: eng}
 		for range 2 {

@@ -3,7 +3,6 @@
 package curl
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -803,36 +802,9 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 // one; the body starts over from GetBody.
 func TestTransportRewindsBody(t *testing.T) {
 	noLeaks(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
 	bodies := make(chan string, 4)
-	go func() {
-		for conn := 0; ; conn++ {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn, first bool) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for n := 0; ; n++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					b, _ := io.ReadAll(req.Body)
-					if first && n == 1 {
-						return // the kept connection dies under the second request
-					}
-					bodies <- string(b)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}(c, conn == 0)
-		}
-	}()
+	u := killsSecondRequest(t, bodies)
 	tr := newTestTransport(t, nil)
-	u := "http://" + ln.Addr().String() + "/"
 	for i, text := range []string{"one", strings.Repeat("two", 40000)} {
 		req := mustRequest(t, "POST", u, strings.NewReader(text))
 		resp, err := tr.RoundTrip(req)
