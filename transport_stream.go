@@ -133,6 +133,18 @@ func (x *exchange) wake() {
 // too) or, after the body, of the trailers (CURLOPT_HEADERFUNCTION.md).
 func (x *exchange) header(p []byte) uint {
 	line := strings.TrimRight(string(p), "\r\n")
+	var tlsInfo *tls.ConnectionState
+	if line == "" {
+		// The end of a header block: the final one's gets resp.TLS, read
+		// with curl_easy_getinfo outside the exchange's lock. x.code and
+		// x.headersDone change only in this callback.
+		x.mu.Lock()
+		final := !x.headersDone && x.code >= 200
+		x.mu.Unlock()
+		if final {
+			tlsInfo = x.tlsState()
+		}
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	switch {
@@ -170,7 +182,7 @@ func (x *exchange) header(p []byte) uint {
 			return 0
 		}
 		x.headersDone = true
-		x.tls = x.tlsState()
+		x.tls = tlsInfo
 		x.wakeReader()
 	case strings.IndexByte(line, '\r') >= 0:
 		// A bare CR inside a line, which net/http refuses: some
